@@ -1,0 +1,98 @@
+# cubby: a plain GNU Makefile.
+#
+#   make            build/cubbyd (release: -Os, sections garbage-collected)
+#   make run        dependencies, build, start cubbyd on etc/cubby.conf, data in ./var
+#   make check      dependencies, every test, then every test again under
+#                   AddressSanitizer and UndefinedBehaviorSanitizer
+#   make install    PREFIX=/usr/local DESTDIR= : stripped binary, config, docs
+#   make clean
+#
+# Variables for the internal variant builds: B (output dir), SAN=1.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+DOCDIR    ?= $(PREFIX)/share/doc/cubby
+
+CXX       ?= g++
+B         ?= build
+PKGS      := libwebsockets libcjson lmdb libmd
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+
+OPT       ?= -Os
+WARN      := -Wall -Wextra
+ifeq ($(SAN),1)
+OPT       := -O1 -g -fno-omit-frame-pointer
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+CXXFLAGS  += -std=c++17 -fno-exceptions -fno-rtti $(OPT) $(WARN) $(SANFLAGS) \
+             -ffunction-sections -fdata-sections -MMD -MP \
+             -Iinclude -DCUBBY_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+LDFLAGS   += -Wl,--gc-sections -Wl,--as-needed $(SANFLAGS)
+
+CORE_SRC  := $(wildcard src/core/*.cpp)
+PROTO_SRC := $(wildcard src/proto/*.cpp)
+CORE_OBJ  := $(CORE_SRC:%.cpp=$(B)/obj/%.o)
+PROTO_OBJ := $(PROTO_SRC:%.cpp=$(B)/obj/%.o)
+MAIN_OBJ  := $(B)/obj/src/main.o
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(B)/tests/%)
+TEST_LIBS  = $(shell pkg-config --libs cmocka)
+
+.PHONY: all deps run check check-plain check-san tests unit install clean
+
+all: $(B)/cubbyd
+
+$(B)/cubbyd: $(MAIN_OBJ) $(PROTO_OBJ) $(CORE_OBJ)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.cpp $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+deps:
+	@sh contrib/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	$(B)/cubbyd -c etc/cubby.conf --data ./var
+
+# The dependency step runs first in its own make so that pkg-config sees
+# what it installed.
+check: deps
+	@$(MAKE) --no-print-directory check-plain
+	@$(MAKE) --no-print-directory check-san
+
+check-plain:
+	@$(MAKE) --no-print-directory B=build/test OPT='-O1 -g' WARN='-Wall -Wextra -Werror' tests
+	@sh tests/run.sh build/test
+
+check-san:
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 WARN='-Wall -Wextra -Werror' tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh tests/run.sh build/asan
+
+tests: $(B)/cubbyd $(UNIT_BIN)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/cubby $(DESTDIR)$(DOCDIR)
+	install -m 0755 -s $(B)/cubbyd $(DESTDIR)$(PREFIX)/bin/cubbyd
+	install -m 0644 etc/cubby.conf $(DESTDIR)$(SYSCONFDIR)/cubby/cubby.conf
+	install -m 0644 README.md COPYING $(DESTDIR)$(DOCDIR)/
+	cp -R docs/. $(DESTDIR)$(DOCDIR)/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
