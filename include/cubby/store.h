@@ -1,0 +1,187 @@
+/* store.h: the metadata store: one LMDB environment in <data_dir>/meta
+ * holding users, sessions, nodes, names, trash, grants, revisions, blobs,
+ * usage and uploads in progress (DESIGN §3).
+ *
+ * A node is the one record every protocol sees (a project, a file, a
+ * space...). Every mutation takes the acting user, checks the permission,
+ * and commits one LMDB write transaction; `actor` NULL means the server
+ * itself (recovery, admin tools) and skips the permission check.
+ * Someone else's node that the actor may not read is CB_ERR_NOTFOUND,
+ * never CB_ERR_ACCESS, so a user never learns that it exists. */
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "cubby/status.h"
+#include "cubby/ids.h"
+#include "cubby/paths.h"
+
+struct cb_store;
+struct cb_config;
+
+#define CB_KIND_MAX 63
+#define CB_MIME_MAX 127
+#define CB_ANYONE "anyone" /* grant target meaning every user (public) */
+
+enum cb_role {
+	CB_ROLE_NONE = 0,
+	CB_ROLE_READER,
+	CB_ROLE_COMMENTER,
+	CB_ROLE_WRITER,
+	CB_ROLE_OWNER,
+};
+const char *role_name(cb_role r);          /* "reader", ... ; NULL for NONE */
+cb_role role_parse(const char *s);         /* CB_ROLE_NONE when unknown */
+
+/* What an actor wants to do; store_access() decides. */
+enum cb_access {
+	CB_ACCESS_READ,          /* see it, its content and its grants */
+	CB_ACCESS_COMMENT,
+	CB_ACCESS_WRITE,         /* change name, meta, tags, content */
+	CB_ACCESS_DELETE,        /* trash and recover: owner or writer */
+	CB_ACCESS_PURGE,         /* delete for good: owner */
+	CB_ACCESS_SHARE_READER,  /* add/remove a reader grant: owner or writer */
+	CB_ACCESS_SHARE,         /* any other grant change: owner */
+};
+
+struct cb_node {
+	char id[CB_ID_LEN + 1];
+	char kind[CB_KIND_MAX + 1];   /* "project", "file", "Vendor#Kind"... */
+	char owner[CB_ID_LEN + 1];    /* user id */
+	char name[CB_NAME_MAX + 1];
+	char parent[CB_PATH_MAX + 1]; /* directory in the owner's space; "" top */
+	char mime[CB_MIME_MAX + 1];
+	char md5[33];                 /* of the content, lowercase hex; "" none */
+	uint64_t size;                /* content bytes */
+	int64_t created, modified;    /* ms since the epoch */
+	int64_t trashed;              /* 0 = live, else when it went to trash */
+	cb_role anyone;               /* role every user has; READER = public */
+	char blob[CB_ID_LEN + 1];     /* content blob; "" = no content */
+	char original[CB_ID_LEN + 1]; /* kept original blob (spec 5); "" none */
+	char thumb[CB_ID_LEN + 1];    /* thumbnail blob; "" none */
+	cJSON *tags;                  /* array of strings, owned; never NULL after get */
+	cJSON *meta;                  /* the client's JSON, owned; NULL = none/not loaded */
+};
+
+/* Zeroes a node (tags = empty array) ready to fill in. */
+void node_init(cb_node *n);
+/* Frees tags and meta; the node may be reused after node_init(). */
+void node_clear(cb_node *n);
+
+/* ---- the environment ---- */
+
+/* Opens (creating if needed) <data_dir>/meta, <data_dir>/blobs and
+ * <data_dir>/partial. The config must outlive the store. */
+cb_status store_open(const cb_config *cfg, cb_store **out);
+void store_close(cb_store *st);
+const cb_config *store_config(const cb_store *st);
+/* "<data_dir>/blobs/<id>" into out (PATH_MAX bytes). */
+void store_blob_path(const cb_store *st, const char *blob_id, char *out, size_t outsz);
+/* "<data_dir>/partial/<id>" into out. */
+void store_partial_path(const cb_store *st, const char *upload_id, char *out, size_t outsz);
+
+/* ---- nodes ---- */
+
+enum {
+	CB_NODE_META = 1,       /* store_node_get: also load meta */
+	CB_NAME_SUFFIX = 2,     /* create/update: on a taken name add " (2)"... */
+};
+
+/* Creates n in actor's space (n->owner is set to actor; with actor NULL
+ * the caller sets owner). Fills id when empty, created, modified. A new
+ * node has no content (blob, size, md5 are cleared): content arrives
+ * through an upload (blob.h). The
+ * name is checked; a taken (owner, parent, name) is CB_ERR_EXISTS unless
+ * CB_NAME_SUFFIX, which picks a free "name (N)" and writes it into n. */
+cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int flags);
+
+/* Loads a node (live or trashed) the actor may read. */
+cb_status store_node_get(cb_store *st, const char *actor, const char *id,
+			 cb_node *out, int flags);
+
+/* Finds the live node named (parent, name) in owner's space. */
+cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
+			  const char *parent, const char *name, cb_node *out);
+
+/* Writes the changeable fields of n over the stored node n->id: name,
+ * parent, kind, mime, tags, anyone, and meta when n->meta is not NULL.
+ * Server-owned fields (owner, size, md5, blob, original, thumb, created,
+ * trashed) are kept from the stored node; modified is set. A rename into
+ * a taken name is CB_ERR_EXISTS (or suffixed with CB_NAME_SUFFIX). */
+cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags);
+
+/* Moves a live node to the trash: it leaves the namespace. */
+cb_status store_node_trash(cb_store *st, const char *actor, const char *id);
+/* Brings a trashed node back; a taken name gets a suffix. The node as
+ * recovered is written to out when out is not NULL. */
+cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb_node *out);
+/* Deletes a node, its grants, revisions and blobs for good. */
+cb_status store_node_purge(cb_store *st, const char *actor, const char *id);
+
+/* Sets the node's content to blob (size, md5) and registers the blob to
+ * the node's owner. The previous content, if any, becomes a revision by
+ * actor (with `patch`, a JSON Patch copied when not NULL); revisions past
+ * revisions_keep are dropped with their blobs. The blob file must already
+ * be in blobs/. */
+cb_status store_node_set_content(cb_store *st, const char *actor, const char *id,
+				 const char *blob, uint64_t size, const char *md5,
+				 const cJSON *patch);
+
+/* Visit callbacks return 0 to go on, non-zero to stop early. */
+typedef int (*cb_node_visit)(const cb_node *n, void *ctx);
+
+/* Live nodes in owner's directory `parent`, by name. */
+cb_status store_list_children(cb_store *st, const char *actor, const char *owner,
+			      const char *parent, cb_node_visit visit, void *ctx);
+/* Every live node owned by `owner` (kind NULL = any kind). */
+cb_status store_list_owned(cb_store *st, const char *owner, const char *kind,
+			   cb_node_visit visit, void *ctx);
+/* Live nodes shared with `user` by a grant (not public ones). */
+cb_status store_list_shared(cb_store *st, const char *user, const char *kind,
+			    cb_node_visit visit, void *ctx);
+/* Trashed nodes owned by `owner` (kind NULL = any kind). */
+cb_status store_list_trash(cb_store *st, const char *owner, const char *kind,
+			   cb_node_visit visit, void *ctx);
+
+/* ---- access ---- */
+
+/* The role `user` has on n: OWNER, a grant, the public role, or NONE. */
+cb_role store_role(cb_store *st, const cb_node *n, const char *user);
+/* The one answer to every access question: CB_OK; CB_ERR_NOTFOUND when
+ * the user may not even read n; CB_ERR_ACCESS when it may read but not
+ * do `want`. user NULL is the server (always CB_OK). */
+cb_status store_access(cb_store *st, const cb_node *n, const char *user, cb_access want);
+
+/* Gives `user` (a user id, or CB_ANYONE) `role` on node id; CB_ROLE_NONE
+ * removes the grant. Granting to the owner is CB_ERR_INVAL. */
+cb_status store_grant(cb_store *st, const char *actor, const char *id,
+		      const char *user, cb_role role);
+typedef int (*cb_grant_visit)(const char *user, cb_role role, void *ctx);
+/* The grants of a node the actor may read (CB_ANYONE last if public). */
+cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
+			    cb_grant_visit visit, void *ctx);
+
+/* ---- revisions ---- */
+
+struct cb_revision {
+	char id[CB_ID_LEN + 1];
+	char node[CB_ID_LEN + 1];
+	char user[CB_ID_LEN + 1];   /* who replaced the content */
+	int64_t created;
+	char blob[CB_ID_LEN + 1];   /* the previous content */
+	uint64_t size;
+	char md5[33];
+	cJSON *patch;               /* owned; NULL when the change had none */
+};
+typedef int (*cb_revision_visit)(const cb_revision *r, void *ctx);
+/* Revisions of a node the actor may read, oldest first. */
+cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
+			       cb_revision_visit visit, void *ctx);
+
+/* Purges every node owned by owner, live or trashed (account removal). */
+cb_status store_purge_owner(cb_store *st, const char *owner);
+
+/* ---- usage ---- */
+
+/* Bytes of blobs owned by user (contents, originals, thumbnails, revisions). */
+uint64_t store_usage(cb_store *st, const char *user);

@@ -1,0 +1,220 @@
+/* access.cpp: who may do what to a node. store_access() is the one place
+ * that answers every access question; grants are kept both ways
+ * (node -> user for listing a node's permissions, user -> node for listing
+ * what is shared with a user). */
+#include <string.h>
+
+#include "store_internal.h"
+
+static const char *const role_names[] = {NULL, "reader", "commenter", "writer", "owner"};
+
+const char *role_name(cb_role r)
+{
+	return (r > CB_ROLE_NONE && r <= CB_ROLE_OWNER) ? role_names[r] : NULL;
+}
+
+cb_role role_parse(const char *s)
+{
+	for (int r = CB_ROLE_READER; r <= CB_ROLE_OWNER; r++)
+		if (s && !strcmp(s, role_names[r]))
+			return (cb_role)r;
+	return CB_ROLE_NONE;
+}
+
+static cb_role grant_get(MDB_txn *t, cb_store *st, const char *node, const char *user)
+{
+	char key[2 * (CB_ID_LEN + 1)];
+	if (strlen(node) > CB_ID_LEN || strlen(user) > CB_ID_LEN)
+		return CB_ROLE_NONE;
+	MDB_val k = {key_pair(key, node, user), key}, v;
+	if (mdb_get(t, st->grants, &k, &v) || v.mv_size != 1)
+		return CB_ROLE_NONE;
+	return (cb_role)((const unsigned char *)v.mv_data)[0];
+}
+
+/* user NULL is the server itself; "" is an anonymous client, who gets
+ * only the public role. A trashed node is its owner's alone. */
+static cb_role role_txn(MDB_txn *t, cb_store *st, const cb_node *n, const char *user)
+{
+	if (!user || !strcmp(user, n->owner))
+		return CB_ROLE_OWNER;
+	if (n->trashed)
+		return CB_ROLE_NONE;
+	cb_role r = n->anyone;
+	if (*user) {
+		cb_role g = grant_get(t, st, n->id, user);
+		if (g > r)
+			r = g;
+	}
+	return r;
+}
+
+cb_role store_role(cb_store *st, const cb_node *n, const char *user)
+{
+	store_txn txn;
+	if (txn.begin(st, false))
+		return CB_ROLE_NONE;
+	return role_txn(txn.t, st, n, user);
+}
+
+static cb_role role_needed(cb_access want)
+{
+	switch (want) {
+	case CB_ACCESS_READ:
+		return CB_ROLE_READER;
+	case CB_ACCESS_COMMENT:
+		return CB_ROLE_COMMENTER;
+	case CB_ACCESS_WRITE:
+	case CB_ACCESS_DELETE:
+	case CB_ACCESS_SHARE_READER:
+		return CB_ROLE_WRITER;
+	case CB_ACCESS_PURGE:
+	case CB_ACCESS_SHARE:
+		break;
+	}
+	return CB_ROLE_OWNER;
+}
+
+cb_status store_access_txn(MDB_txn *t, cb_store *st, const cb_node *n,
+			   const char *user, cb_access want)
+{
+	cb_role have = role_txn(t, st, n, user);
+	if (have < CB_ROLE_READER)
+		return CB_ERR_NOTFOUND; /* never reveal that it exists */
+	return have >= role_needed(want) ? CB_OK : CB_ERR_ACCESS;
+}
+
+cb_status store_access(cb_store *st, const cb_node *n, const char *user, cb_access want)
+{
+	store_txn txn;
+	cb_status s = txn.begin(st, false);
+	return s ? s : store_access_txn(txn.t, st, n, user, want);
+}
+
+/* Reader grants may be handed out and taken back by writers; any other
+ * change of role needs the owner. */
+static cb_access share_access(cb_role from, cb_role to)
+{
+	bool reader_only = (from == CB_ROLE_NONE || from == CB_ROLE_READER) &&
+			   (to == CB_ROLE_NONE || to == CB_ROLE_READER);
+	return reader_only ? CB_ACCESS_SHARE_READER : CB_ACCESS_SHARE;
+}
+
+cb_status store_grant(cb_store *st, const char *actor, const char *id,
+		      const char *user, cb_role role)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (s)
+		goto out;
+	if (!strcmp(user, n.owner) || role == CB_ROLE_OWNER) {
+		s = CB_ERR_INVAL;
+		goto out;
+	}
+	if (!strcmp(user, CB_ANYONE)) {
+		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(n.anyone, role))))
+			goto out;
+		n.anyone = role;
+		cJSON *j = node_to_json(&n);
+		s = j ? db_put_json(txn.t, st->nodes, n.id, strlen(n.id), j) : CB_ERR_NOMEM;
+		cJSON_Delete(j);
+	} else {
+		MDB_val k, v;
+		k.mv_data = (void *)user;
+		k.mv_size = strlen(user);
+		if (mdb_get(txn.t, st->users_by_id, &k, &v)) {
+			s = CB_ERR_NOTFOUND; /* no such user */
+			goto out;
+		}
+		cb_role from = grant_get(txn.t, st, n.id, user);
+		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(from, role))))
+			goto out;
+		char key[2 * (CB_ID_LEN + 1)];
+		unsigned char r = (unsigned char)role;
+		MDB_val rv = {1, &r};
+		const char *pairs[2][2] = {{n.id, user}, {user, n.id}};
+		MDB_dbi dbis[2] = {st->grants, st->grants_by_user};
+		for (int i = 0; i < 2 && !s; i++) {
+			k.mv_data = key;
+			k.mv_size = key_pair(key, pairs[i][0], pairs[i][1]);
+			int rc = role == CB_ROLE_NONE ? mdb_del(txn.t, dbis[i], &k, NULL)
+						      : mdb_put(txn.t, dbis[i], &k, &rv, 0);
+			if (rc && rc != MDB_NOTFOUND)
+				s = store_mdb_status(rc);
+		}
+	}
+	if (!s)
+		s = txn.commit();
+out:
+	node_clear(&n);
+	return s;
+}
+
+cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
+			    cb_grant_visit visit, void *ctx)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
+	if (!s) {
+		size_t plen = strlen(n.id) + 1;
+		int stop = 0;
+		s = db_scan(txn.t, st->grants, n.id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &v) {
+			char user[CB_ID_LEN + 1];
+			size_t ulen = k.mv_size - plen;
+			if (ulen > CB_ID_LEN || v.mv_size != 1)
+				return 0;
+			memcpy(user, (char *)k.mv_data + plen, ulen);
+			user[ulen] = 0;
+			return stop = visit(user, (cb_role)((unsigned char *)v.mv_data)[0], ctx);
+		});
+		if (!s && !stop && n.anyone != CB_ROLE_NONE)
+			visit(CB_ANYONE, n.anyone, ctx);
+	}
+	node_clear(&n);
+	return s;
+}
+
+/* Removes every grant keyed by `id` in dbi (id \0 other) and its mirror
+ * (other \0 id) in the other grant database. */
+static cb_status grants_drop(MDB_txn *t, MDB_dbi dbi, MDB_dbi mirror, const char *id)
+{
+	size_t plen = strlen(id) + 1;
+	cb_status s2 = CB_OK;
+	cb_status s = db_scan(t, dbi, id, plen, [&](MDB_cursor *c, MDB_val &k, MDB_val &) {
+		char key[2 * (CB_ID_LEN + 1)], other[CB_ID_LEN + 1];
+		size_t olen = k.mv_size - plen;
+		if (olen > CB_ID_LEN)
+			return 0;
+		memcpy(other, (char *)k.mv_data + plen, olen);
+		other[olen] = 0;
+		MDB_val mk = {key_pair(key, other, id), key};
+		int rc = mdb_del(t, mirror, &mk, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (!rc)
+			rc = mdb_cursor_del(c, 0);
+		s2 = store_mdb_status(rc);
+		return rc;
+	});
+	return s ? s : s2;
+}
+
+cb_status grants_drop_node(MDB_txn *t, cb_store *st, const char *id)
+{
+	return grants_drop(t, st->grants, st->grants_by_user, id);
+}
+
+cb_status grants_drop_user(MDB_txn *t, cb_store *st, const char *id)
+{
+	return grants_drop(t, st->grants_by_user, st->grants, id);
+}

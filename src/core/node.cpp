@@ -1,0 +1,716 @@
+/* node.cpp: the node, the one record every protocol sees: its JSON record,
+ * the name index that keeps names unique per (owner, parent) among live
+ * nodes, the trash, content revisions, and the listings.
+ *
+ * Index keys (LMDB keys are at most 511 bytes, a parent path can be 1024):
+ *   names:     owner \0 SHA-256(parent) name   -> id
+ *   trash:     owner \0 id                     -> ""
+ *   revisions: node \0 seq(16 hex)             -> revision JSON
+ * A revision's sequence number, not its time, orders the keys: several
+ * revisions can be made within one millisecond. */
+#include <stdio.h>
+#include <string.h>
+#include <sha2.h>
+
+#include "cubby/clock.h"
+#include "cubby/config.h"
+#include "cubby/log.h"
+#include "store_internal.h"
+
+void node_init(cb_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->tags = cJSON_CreateArray();
+}
+
+void node_clear(cb_node *n)
+{
+	cJSON_Delete(n->tags);
+	cJSON_Delete(n->meta);
+	n->tags = NULL;
+	n->meta = NULL;
+}
+
+/* A client may choose a node's id (spec 1 project uuids); it is a key,
+ * never a file name, but keep it to a plain id alphabet. */
+static bool node_id_ok(const char *id)
+{
+	size_t len = strlen(id);
+	if (len == 0 || len > CB_ID_LEN || !strcmp(id, ".") || !strcmp(id, ".."))
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			  "0123456789._-") == len;
+}
+
+static bool tags_ok(const cJSON *tags)
+{
+	const cJSON *t;
+	if (!cJSON_IsArray(tags))
+		return false;
+	cJSON_ArrayForEach(t, tags) if (!cJSON_IsString(t)) return false;
+	return true;
+}
+
+cJSON *node_to_json(const cb_node *n)
+{
+	cJSON *j = cJSON_CreateObject();
+	if (!j)
+		return NULL;
+	cJSON_AddStringToObject(j, "id", n->id);
+	cJSON_AddStringToObject(j, "kind", n->kind);
+	cJSON_AddStringToObject(j, "owner", n->owner);
+	cJSON_AddStringToObject(j, "name", n->name);
+	cJSON_AddStringToObject(j, "parent", n->parent);
+	cJSON_AddStringToObject(j, "mime", n->mime);
+	cJSON_AddStringToObject(j, "md5", n->md5);
+	cJSON_AddNumberToObject(j, "size", (double)n->size);
+	cJSON_AddNumberToObject(j, "created", (double)n->created);
+	cJSON_AddNumberToObject(j, "modified", (double)n->modified);
+	cJSON_AddNumberToObject(j, "trashed", (double)n->trashed);
+	cJSON_AddNumberToObject(j, "anyone", n->anyone);
+	cJSON_AddStringToObject(j, "blob", n->blob);
+	cJSON_AddStringToObject(j, "original", n->original);
+	cJSON_AddStringToObject(j, "thumb", n->thumb);
+	cJSON_AddItemToObject(j, "tags", n->tags ? cJSON_Duplicate(n->tags, 1)
+						 : cJSON_CreateArray());
+	return j;
+}
+
+cb_status node_from_json(const cJSON *j, cb_node *n)
+{
+	json_copy_str(j, "id", n->id, sizeof(n->id));
+	json_copy_str(j, "kind", n->kind, sizeof(n->kind));
+	json_copy_str(j, "owner", n->owner, sizeof(n->owner));
+	json_copy_str(j, "name", n->name, sizeof(n->name));
+	json_copy_str(j, "parent", n->parent, sizeof(n->parent));
+	json_copy_str(j, "mime", n->mime, sizeof(n->mime));
+	json_copy_str(j, "md5", n->md5, sizeof(n->md5));
+	n->size = (uint64_t)json_int(j, "size");
+	n->created = json_int(j, "created");
+	n->modified = json_int(j, "modified");
+	n->trashed = json_int(j, "trashed");
+	n->anyone = (cb_role)json_int(j, "anyone");
+	json_copy_str(j, "blob", n->blob, sizeof(n->blob));
+	json_copy_str(j, "original", n->original, sizeof(n->original));
+	json_copy_str(j, "thumb", n->thumb, sizeof(n->thumb));
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags");
+	cJSON *copy = tags_ok(tags) ? cJSON_Duplicate(tags, 1) : cJSON_CreateArray();
+	if (!copy)
+		return CB_ERR_NOMEM;
+	cJSON_Delete(n->tags);
+	n->tags = copy;
+	return CB_OK;
+}
+
+/* ---- keys ---- */
+
+#define NAME_KEY_MAX (CB_ID_LEN + 1 + SHA256_DIGEST_LENGTH + CB_NAME_MAX)
+
+/* owner \0 SHA-256(parent): the prefix shared by a directory's entries. */
+static size_t dir_prefix(char *key, const char *owner, const char *parent)
+{
+	size_t lo = strlen(owner);
+	SHA2_CTX c;
+	memcpy(key, owner, lo);
+	key[lo] = 0;
+	SHA256Init(&c);
+	SHA256Update(&c, (const uint8_t *)parent, strlen(parent));
+	SHA256Final((uint8_t *)key + lo + 1, &c);
+	return lo + 1 + SHA256_DIGEST_LENGTH;
+}
+
+static size_t name_key(char *key, const char *owner, const char *parent, const char *name)
+{
+	size_t len = dir_prefix(key, owner, parent), ln = strlen(name);
+	memcpy(key + len, name, ln);
+	return len + ln;
+}
+
+/* ---- reading ---- */
+
+cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out, int flags)
+{
+	cJSON *j;
+	if (!node_id_ok(id))
+		return CB_ERR_NOTFOUND;
+	cb_status s = db_get_json(t, st->nodes, id, strlen(id), &j);
+	if (s)
+		return s;
+	s = node_from_json(j, out);
+	cJSON_Delete(j);
+	cJSON_Delete(out->meta);
+	out->meta = NULL;
+	if (!s && (flags & CB_NODE_META)) {
+		s = db_get_json(t, st->meta, id, strlen(id), &out->meta);
+		if (s == CB_ERR_NOTFOUND)
+			s = CB_OK;
+	}
+	return s;
+}
+
+cb_status store_node_get(cb_store *st, const char *actor, const char *id, cb_node *out, int flags)
+{
+	store_txn txn;
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, out, flags);
+	if (!s)
+		s = store_access_txn(txn.t, st, out, actor, CB_ACCESS_READ);
+	return s;
+}
+
+cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
+			const char *parent, const char *name, char id_out[CB_ID_LEN + 1])
+{
+	char key[NAME_KEY_MAX];
+	if (strlen(owner) > CB_ID_LEN || strlen(name) > CB_NAME_MAX)
+		return CB_ERR_NOTFOUND;
+	MDB_val k = {name_key(key, owner, parent, name), key}, v;
+	int rc = mdb_get(t, st->names, &k, &v);
+	if (rc)
+		return store_mdb_status(rc);
+	if (v.mv_size > CB_ID_LEN)
+		return CB_ERR_IO;
+	memcpy(id_out, v.mv_data, v.mv_size);
+	id_out[v.mv_size] = 0;
+	return CB_OK;
+}
+
+cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
+			  const char *parent, const char *name, cb_node *out)
+{
+	store_txn txn;
+	char id[CB_ID_LEN + 1];
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_find_txn(txn.t, st, owner, parent, name, id);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, out, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, out, actor, CB_ACCESS_READ);
+	return s;
+}
+
+/* ---- writing ---- */
+
+static cb_status node_put(MDB_txn *t, cb_store *st, const cb_node *n)
+{
+	cJSON *j = node_to_json(n);
+	if (!j)
+		return CB_ERR_NOMEM;
+	cb_status s = db_put_json(t, st->nodes, n->id, strlen(n->id), j);
+	cJSON_Delete(j);
+	return s;
+}
+
+static cb_status name_put(MDB_txn *t, cb_store *st, const cb_node *n)
+{
+	char key[NAME_KEY_MAX];
+	MDB_val k = {name_key(key, n->owner, n->parent, n->name), key};
+	MDB_val v = {strlen(n->id), (void *)n->id};
+	return store_mdb_status(mdb_put(t, st->names, &k, &v, MDB_NOOVERWRITE));
+}
+
+static cb_status name_del(MDB_txn *t, cb_store *st, const cb_node *n)
+{
+	char key[NAME_KEY_MAX];
+	return db_del(t, st->names, key, name_key(key, n->owner, n->parent, n->name));
+}
+
+static cb_status trash_key_op(MDB_txn *t, cb_store *st, const cb_node *n, bool add)
+{
+	char key[2 * (CB_ID_LEN + 1)];
+	size_t len = key_pair(key, n->owner, n->id);
+	if (!add)
+		return db_del(t, st->trash, key, len);
+	MDB_val k = {len, key}, v = {0, (void *)""};
+	return store_mdb_status(mdb_put(t, st->trash, &k, &v, 0));
+}
+
+static bool name_taken(MDB_txn *t, cb_store *st, const cb_node *n)
+{
+	char id[CB_ID_LEN + 1];
+	return node_find_txn(t, st, n->owner, n->parent, n->name, id) == CB_OK &&
+	       strcmp(id, n->id) != 0;
+}
+
+/* Makes n->name free in its directory: as it is, or with CB_NAME_SUFFIX
+ * as "stem (N).ext", the way a file manager names a copy. */
+static cb_status claim_name(MDB_txn *t, cb_store *st, cb_node *n, int flags)
+{
+	if (!name_taken(t, st, n))
+		return CB_OK;
+	if (!(flags & CB_NAME_SUFFIX))
+		return CB_ERR_EXISTS;
+	char orig[CB_NAME_MAX + 1];
+	snprintf(orig, sizeof(orig), "%s", n->name);
+	const char *dot = strrchr(orig, '.');
+	if (!dot || dot == orig)
+		dot = orig + strlen(orig);
+	int stem = (int)(dot - orig);
+	for (int i = 2; i < 10000; i++) {
+		char suffix[16];
+		int sl = snprintf(suffix, sizeof(suffix), " (%d)", i);
+		int keep = stem;
+		if (keep + sl + (int)strlen(dot) > CB_NAME_MAX)
+			keep = CB_NAME_MAX - sl - (int)strlen(dot);
+		if (keep <= 0)
+			return CB_ERR_EXISTS;
+		/* cut the stem on a UTF-8 character boundary */
+		while (keep > 0 && (orig[keep] & 0xC0) == 0x80)
+			keep--;
+		snprintf(n->name, sizeof(n->name), "%.*s%s%s", keep, orig, suffix, dot);
+		if (!name_taken(t, st, n))
+			return CB_OK;
+	}
+	return CB_ERR_EXISTS;
+}
+
+/* Checks and normalizes what a client may set: name, parent, tags. */
+static cb_status node_validate(cb_node *n)
+{
+	char parent[CB_PATH_MAX + 1];
+	if (path_check_name(n->name, strlen(n->name)) ||
+	    path_normalize(n->parent, strlen(n->parent), parent, sizeof(parent)))
+		return CB_ERR_INVAL;
+	memcpy(n->parent, parent, sizeof(parent));
+	if (!n->kind[0])
+		snprintf(n->kind, sizeof(n->kind), "file");
+	if (n->tags && !tags_ok(n->tags))
+		return CB_ERR_INVAL;
+	if (n->anyone < CB_ROLE_NONE || n->anyone > CB_ROLE_WRITER)
+		return CB_ERR_INVAL;
+	return CB_OK;
+}
+
+static cb_status meta_put(MDB_txn *t, cb_store *st, const cb_node *n)
+{
+	return db_put_json(t, st->meta, n->id, strlen(n->id), n->meta);
+}
+
+cb_status node_create_txn(MDB_txn *t, cb_store *st, const char *actor, cb_node *n, int flags)
+{
+	cb_status s;
+	if (actor)
+		snprintf(n->owner, sizeof(n->owner), "%s", actor);
+	if (!n->owner[0] || (s = node_validate(n)))
+		return CB_ERR_INVAL;
+	if (!n->id[0]) {
+		if (id_uuid4(n->id))
+			return CB_ERR_IO;
+	} else if (!node_id_ok(n->id)) {
+		return CB_ERR_INVAL;
+	}
+	MDB_val k = {strlen(n->id), n->id}, v;
+	if (mdb_get(t, st->nodes, &k, &v) == 0)
+		return CB_ERR_EXISTS;
+	if ((s = claim_name(t, st, n, flags)))
+		return s;
+	n->created = n->modified = cb_now_ms();
+	n->trashed = 0;
+	if ((s = node_put(t, st, n)) || (s = name_put(t, st, n)))
+		return s;
+	if (n->meta && (s = meta_put(t, st, n)))
+		return s;
+	if (n->blob[0])
+		s = blob_ref_add(t, st, n->blob, n->owner, n->id, n->size);
+	return s;
+}
+
+cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int flags)
+{
+	/* content comes only through an upload (blob.cpp), never from a
+	 * client's choice of blob id */
+	n->blob[0] = n->original[0] = n->thumb[0] = n->md5[0] = 0;
+	n->size = 0;
+	store_txn txn;
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_create_txn(txn.t, st, actor, n, flags);
+	return s ? s : txn.commit();
+}
+
+cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
+{
+	store_txn txn;
+	cb_node old;
+	node_init(&old);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_load_txn(txn.t, st, n->id, &old, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &old, actor, CB_ACCESS_WRITE);
+	/* Making a node public or private is a grant to everyone. */
+	if (!s && n->anyone != old.anyone) {
+		bool reader_only = n->anyone <= CB_ROLE_READER && old.anyone <= CB_ROLE_READER;
+		s = store_access_txn(txn.t, st, &old, actor,
+				     reader_only ? CB_ACCESS_SHARE_READER : CB_ACCESS_SHARE);
+	}
+	if (!s)
+		s = node_validate(n);
+	if (s)
+		goto out;
+
+	/* the server owns these */
+	memcpy(n->owner, old.owner, sizeof(n->owner));
+	memcpy(n->md5, old.md5, sizeof(n->md5));
+	memcpy(n->blob, old.blob, sizeof(n->blob));
+	memcpy(n->original, old.original, sizeof(n->original));
+	memcpy(n->thumb, old.thumb, sizeof(n->thumb));
+	n->size = old.size;
+	n->created = old.created;
+	n->trashed = old.trashed;
+	n->modified = cb_now_ms();
+
+	if (!old.trashed && (strcmp(n->name, old.name) || strcmp(n->parent, old.parent))) {
+		if ((s = claim_name(txn.t, st, n, flags)) || (s = name_del(txn.t, st, &old)) ||
+		    (s = name_put(txn.t, st, n)))
+			goto out;
+	}
+	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n))))
+		s = txn.commit();
+out:
+	node_clear(&old);
+	return s;
+}
+
+cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_DELETE);
+	if (!s && n.trashed)
+		s = CB_ERR_STATE;
+	if (!s) {
+		n.trashed = cb_now_ms();
+		if (!(s = name_del(txn.t, st, &n)) && !(s = trash_key_op(txn.t, st, &n, true)) &&
+		    !(s = node_put(txn.t, st, &n)))
+			s = txn.commit();
+	}
+	node_clear(&n);
+	return s;
+}
+
+cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb_node *out)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_DELETE);
+	if (!s && !n.trashed)
+		s = CB_ERR_STATE;
+	if (!s) {
+		n.trashed = 0;
+		if (!(s = claim_name(txn.t, st, &n, CB_NAME_SUFFIX)) &&
+		    !(s = trash_key_op(txn.t, st, &n, false)) && !(s = name_put(txn.t, st, &n)) &&
+		    !(s = node_put(txn.t, st, &n)))
+			s = txn.commit();
+	}
+	if (!s && out) {
+		node_clear(out);
+		*out = n;
+		return s;
+	}
+	node_clear(&n);
+	return s;
+}
+
+/* Drops the revisions of node id beyond the newest `keep` (all of them
+ * with keep 0), queueing their blobs. */
+static cb_status revisions_trim(MDB_txn *t, cb_store *st, const char *id, size_t keep, id_list *gc)
+{
+	size_t plen = strlen(id) + 1, count = 0;
+	cb_status s = db_scan(t, st->revisions, id, plen, [&](MDB_cursor *, MDB_val &, MDB_val &) {
+		count++;
+		return 0;
+	});
+	if (s || count <= keep)
+		return s;
+	size_t drop = count - keep;
+	cb_status s2 = CB_OK;
+	s = db_scan(t, st->revisions, id, plen, [&](MDB_cursor *c, MDB_val &, MDB_val &v) {
+		cJSON *j = cJSON_ParseWithLength((const char *)v.mv_data, v.mv_size);
+		if (j && *json_str(j, "blob"))
+			s2 = blob_ref_drop(t, st, json_str(j, "blob"), gc);
+		cJSON_Delete(j);
+		if (!s2)
+			s2 = store_mdb_status(mdb_cursor_del(c, 0));
+		return s2 || --drop == 0;
+	});
+	return s ? s : s2;
+}
+
+cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
+{
+	store_txn txn;
+	id_list gc;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_PURGE);
+	if (!s)
+		s = n.trashed ? trash_key_op(txn.t, st, &n, false) : name_del(txn.t, st, &n);
+	if (!s)
+		s = db_del(txn.t, st->nodes, n.id, strlen(n.id));
+	if (!s && (s = db_del(txn.t, st->meta, n.id, strlen(n.id))) == CB_ERR_NOTFOUND)
+		s = CB_OK;
+	if (!s)
+		s = grants_drop_node(txn.t, st, n.id);
+	if (!s)
+		s = revisions_trim(txn.t, st, n.id, 0, &gc);
+	const char *blobs[] = {n.blob, n.original, n.thumb};
+	for (size_t i = 0; !s && i < 3; i++)
+		if (blobs[i][0])
+			s = blob_ref_drop(txn.t, st, blobs[i], &gc);
+	if (!s && !(s = txn.commit()))
+		blobs_unlink(st, &gc);
+	node_clear(&n);
+	return s;
+}
+
+/* The sequence number of node id's newest revision (0 when none). */
+static cb_status revision_last_seq(MDB_txn *t, cb_store *st, const char *id, uint64_t *seq)
+{
+	size_t plen = strlen(id) + 1;
+	*seq = 0;
+	return db_scan(t, st->revisions, id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
+		char hex[17];
+		if (k.mv_size == plen + 16) {
+			memcpy(hex, (const char *)k.mv_data + plen, 16);
+			hex[16] = 0;
+			*seq = strtoull(hex, NULL, 16);
+		}
+		return 0;
+	});
+}
+
+cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
+			       const char *id, const char *blob, uint64_t size,
+			       const char *md5, const cJSON *patch, id_list *gc)
+{
+	cb_node n;
+	node_init(&n);
+	cb_status s = node_load_txn(t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(t, st, &n, actor, CB_ACCESS_WRITE);
+	if (!s && n.blob[0]) {
+		/* the previous content becomes a revision */
+		cJSON *r = cJSON_CreateObject();
+		char rid[CB_ID_LEN + 1], key[CB_ID_LEN + 1 + 16 + 1];
+		int64_t now = cb_now_ms();
+		uint64_t seq = 0;
+		if ((s = revision_last_seq(t, st, n.id, &seq))) {
+			cJSON_Delete(r);
+			goto out;
+		}
+		if (!r || id_uuid4(rid)) {
+			cJSON_Delete(r);
+			s = CB_ERR_NOMEM;
+			goto out;
+		}
+		cJSON_AddStringToObject(r, "id", rid);
+		cJSON_AddStringToObject(r, "node", n.id);
+		cJSON_AddStringToObject(r, "user", actor ? actor : n.owner);
+		cJSON_AddNumberToObject(r, "created", (double)now);
+		cJSON_AddStringToObject(r, "blob", n.blob);
+		cJSON_AddNumberToObject(r, "size", (double)n.size);
+		cJSON_AddStringToObject(r, "md5", n.md5);
+		if (patch)
+			cJSON_AddItemToObject(r, "patch", cJSON_Duplicate(patch, 1));
+		int klen = snprintf(key, sizeof(key), "%s%c%016llx", n.id, 0,
+				    (unsigned long long)(seq + 1));
+		s = db_put_json(t, st->revisions, key, (size_t)klen, r);
+		cJSON_Delete(r);
+		if (!s)
+			s = revisions_trim(t, st, n.id, st->cfg->revisions_keep, gc);
+	}
+	if (s)
+		goto out;
+	snprintf(n.blob, sizeof(n.blob), "%s", blob);
+	snprintf(n.md5, sizeof(n.md5), "%s", md5);
+	n.size = size;
+	n.modified = cb_now_ms();
+	if (!(s = node_put(t, st, &n)))
+		s = blob_ref_add(t, st, blob, n.owner, n.id, size);
+out:
+	node_clear(&n);
+	return s;
+}
+
+cb_status store_node_set_content(cb_store *st, const char *actor, const char *id,
+				 const char *blob, uint64_t size, const char *md5,
+				 const cJSON *patch)
+{
+	store_txn txn;
+	id_list gc;
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_set_content_txn(txn.t, st, actor, id, blob, size, md5, patch, &gc);
+	if (!s && !(s = txn.commit()))
+		blobs_unlink(st, &gc);
+	return s;
+}
+
+/* ---- listings ---- */
+
+/* Loads each id a scan yields and hands the node to visit when it is in
+ * the wanted state (live or trashed), of the wanted kind, and readable by
+ * actor (NULL: no check). */
+struct list_ctx {
+	MDB_txn *t;
+	cb_store *st;
+	const char *actor;
+	const char *kind;
+	bool trashed;
+	cb_node_visit visit;
+	void *ctx;
+	cb_status s;
+};
+
+static int list_one(list_ctx *lc, const void *id, size_t idlen)
+{
+	char idz[CB_ID_LEN + 1];
+	cb_node n;
+	if (idlen > CB_ID_LEN)
+		return 0;
+	memcpy(idz, id, idlen);
+	idz[idlen] = 0;
+	node_init(&n);
+	int stop = 0;
+	lc->s = node_load_txn(lc->t, lc->st, idz, &n, 0);
+	if (lc->s == CB_ERR_NOTFOUND) {
+		lc->s = CB_OK; /* an index entry without its node: skip it */
+	} else if (lc->s) {
+		stop = 1;
+	} else if ((n.trashed != 0) == lc->trashed && (!lc->kind || !strcmp(lc->kind, n.kind)) &&
+		   store_access_txn(lc->t, lc->st, &n, lc->actor, CB_ACCESS_READ) == CB_OK) {
+		stop = lc->visit(&n, lc->ctx);
+	}
+	node_clear(&n);
+	return stop;
+}
+
+/* Lists the nodes an index names under prefix: the id is the record's
+ * value (names) or the rest of its key (trash, grants_by_user). */
+static cb_status list_index(cb_store *st, MDB_dbi dbi, const void *prefix, size_t plen,
+			    bool id_in_key, list_ctx lc)
+{
+	store_txn txn;
+	cb_status s = txn.begin(st, false);
+	if (s)
+		return s;
+	lc.t = txn.t;
+	lc.st = st;
+	s = db_scan(txn.t, dbi, prefix, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &v) {
+		return id_in_key ? list_one(&lc, (const char *)k.mv_data + plen, k.mv_size - plen)
+				 : list_one(&lc, v.mv_data, v.mv_size);
+	});
+	return s ? s : lc.s;
+}
+
+cb_status store_list_children(cb_store *st, const char *actor, const char *owner,
+			      const char *parent, cb_node_visit visit, void *ctx)
+{
+	char key[NAME_KEY_MAX], norm[CB_PATH_MAX + 1];
+	if (strlen(owner) > CB_ID_LEN || path_normalize(parent, strlen(parent), norm, sizeof(norm)))
+		return CB_ERR_INVAL;
+	return list_index(st, st->names, key, dir_prefix(key, owner, norm), false,
+			  {NULL, NULL, actor, NULL, false, visit, ctx, CB_OK});
+}
+
+cb_status store_list_owned(cb_store *st, const char *owner, const char *kind,
+			   cb_node_visit visit, void *ctx)
+{
+	return list_index(st, st->names, owner, strlen(owner) + 1, false,
+			  {NULL, NULL, NULL, kind, false, visit, ctx, CB_OK});
+}
+
+cb_status store_list_trash(cb_store *st, const char *owner, const char *kind,
+			   cb_node_visit visit, void *ctx)
+{
+	return list_index(st, st->trash, owner, strlen(owner) + 1, true,
+			  {NULL, NULL, NULL, kind, true, visit, ctx, CB_OK});
+}
+
+cb_status store_list_shared(cb_store *st, const char *user, const char *kind,
+			    cb_node_visit visit, void *ctx)
+{
+	return list_index(st, st->grants_by_user, user, strlen(user) + 1, true,
+			  {NULL, NULL, user, kind, false, visit, ctx, CB_OK});
+}
+
+cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
+			       cb_revision_visit visit, void *ctx)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_load_txn(txn.t, st, id, &n, 0);
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
+	node_clear(&n);
+	if (s)
+		return s;
+	return db_scan(txn.t, st->revisions, id, strlen(id) + 1, [&](MDB_cursor *, MDB_val &, MDB_val &v) {
+		cJSON *j = cJSON_ParseWithLength((const char *)v.mv_data, v.mv_size);
+		if (!j)
+			return 0;
+		cb_revision r;
+		memset(&r, 0, sizeof(r));
+		json_copy_str(j, "id", r.id, sizeof(r.id));
+		json_copy_str(j, "node", r.node, sizeof(r.node));
+		json_copy_str(j, "user", r.user, sizeof(r.user));
+		json_copy_str(j, "blob", r.blob, sizeof(r.blob));
+		json_copy_str(j, "md5", r.md5, sizeof(r.md5));
+		r.created = json_int(j, "created");
+		r.size = (uint64_t)json_int(j, "size");
+		r.patch = cJSON_DetachItemFromObjectCaseSensitive(j, "patch");
+		int stop = visit(&r, ctx);
+		cJSON_Delete(r.patch);
+		cJSON_Delete(j);
+		return stop;
+	});
+}
+
+cb_status store_purge_owner(cb_store *st, const char *owner)
+{
+	/* Collect first: purging while a cursor walks the same index is not
+	 * safe. */
+	id_list ids;
+	cb_status s;
+	{
+		store_txn txn;
+		if ((s = txn.begin(st, false)))
+			return s;
+		size_t plen = strlen(owner) + 1;
+		s = db_scan(txn.t, st->names, owner, plen, [&](MDB_cursor *, MDB_val &, MDB_val &v) {
+			char id[CB_ID_LEN + 1];
+			snprintf(id, sizeof(id), "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+			return id_list_add(&ids, id) ? 1 : 0;
+		});
+		if (!s)
+			s = db_scan(txn.t, st->trash, owner, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
+				char id[CB_ID_LEN + 1];
+				snprintf(id, sizeof(id), "%.*s", (int)(k.mv_size - plen),
+					 (const char *)k.mv_data + plen);
+				return id_list_add(&ids, id) ? 1 : 0;
+			});
+	}
+	for (size_t i = 0; !s && i < ids.n; i++)
+		s = store_node_purge(st, NULL, ids.ids[i]);
+	return s;
+}

@@ -1,0 +1,143 @@
+/* store_internal.h: what the core modules that keep records in LMDB
+ * (store, auth, blob) share: the environment, its named databases, and
+ * transaction helpers. Protocol modules never include this. */
+#pragma once
+#include <stdlib.h>
+#include <string.h>
+#include <lmdb.h>
+#include <cjson/cJSON.h>
+#include "cubby/config.h"
+#include "cubby/store.h"
+
+struct cb_upload;
+
+/* Room for "<data_dir>/<subdir>/<id>". */
+#define CB_DATA_PATH_MAX (CB_FILE_PATH_MAX + 64)
+
+struct cb_store {
+	MDB_env *env;
+	MDB_dbi info;           /* "schema" -> version */
+	MDB_dbi users;          /* name -> user JSON */
+	MDB_dbi users_by_id;    /* id -> name */
+	MDB_dbi sessions;       /* SHA-256(token), 32 bytes -> session JSON */
+	MDB_dbi nodes;          /* id -> node JSON (without meta) */
+	MDB_dbi meta;           /* id -> the client's meta JSON text */
+	MDB_dbi names;          /* owner \0 parent \0 name -> id (live nodes) */
+	MDB_dbi trash;          /* owner \0 id -> "" (trashed nodes) */
+	MDB_dbi grants;         /* node \0 user -> role (1 byte) */
+	MDB_dbi grants_by_user; /* user \0 node -> role (1 byte) */
+	MDB_dbi revisions;      /* node \0 seq(16 hex) -> revision JSON */
+	MDB_dbi blobs;          /* blob id -> {"owner","size","node"} */
+	MDB_dbi usage;          /* user id -> uint64 bytes */
+	MDB_dbi uploads;        /* upload id -> upload JSON */
+	const cb_config *cfg;
+	cb_upload *open_uploads; /* blob.cpp: uploads open in this process */
+};
+
+/* Maps an LMDB return code onto cb_status (MDB_MAP_FULL -> NOSPACE). */
+cb_status store_mdb_status(int rc);
+
+/* A transaction that aborts itself unless committed: keeps error paths
+ * short. */
+struct store_txn {
+	MDB_txn *t = nullptr;
+	store_txn() = default;
+	store_txn(const store_txn &) = delete;
+	store_txn &operator=(const store_txn &) = delete;
+	~store_txn() { abort(); }
+	cb_status begin(cb_store *st, bool write);
+	cb_status commit();
+	void abort()
+	{
+		if (t)
+			mdb_txn_abort(t);
+		t = nullptr;
+	}
+};
+
+/* Record helpers: JSON values stored as unformatted text. */
+cb_status db_get_json(MDB_txn *t, MDB_dbi dbi, const void *key, size_t keylen,
+		      cJSON **out);
+cb_status db_put_json(MDB_txn *t, MDB_dbi dbi, const void *key, size_t keylen,
+		      const cJSON *v);
+cb_status db_del(MDB_txn *t, MDB_dbi dbi, const void *key, size_t keylen);
+
+/* "a \0 b": the two-part keys of names, trash and grants. Returns the
+ * length; key needs strlen(a) + strlen(b) + 1 bytes. */
+size_t key_pair(char *key, const char *a, const char *b);
+
+/* Calls fn(cursor, key, value) for each record of dbi whose key starts
+ * with prefix (plen 0: every record), in key order, until fn returns
+ * non-zero. fn may delete the current record with mdb_cursor_del(c, 0). */
+template <typename F>
+cb_status db_scan(MDB_txn *t, MDB_dbi dbi, const void *prefix, size_t plen, F fn)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t, dbi, &c);
+	if (rc)
+		return store_mdb_status(rc);
+	MDB_val k = {plen, (void *)prefix}, v;
+	for (rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
+			break;
+		if (fn(c, k, v))
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc && rc != MDB_NOTFOUND) ? store_mdb_status(rc) : CB_OK;
+}
+
+/* cJSON field readers that tolerate absent fields. */
+const char *json_str(const cJSON *o, const char *name);     /* "" when absent */
+int64_t json_int(const cJSON *o, const char *name);         /* 0 when absent */
+void json_copy_str(const cJSON *o, const char *name, char *out, size_t outsz);
+
+/* ---- txn-level building blocks (blob.cpp commits a node with them) ---- */
+
+/* A growable list of ids. Blob files are collected in one and unlinked
+ * once the transaction that dropped them commits: deleting before the
+ * commit could lose content if the commit fails. */
+struct id_list {
+	char (*ids)[CB_ID_LEN + 1] = nullptr;
+	size_t n = 0, cap = 0;
+	id_list() = default;
+	id_list(const id_list &) = delete;
+	id_list &operator=(const id_list &) = delete;
+	~id_list() { free(ids); }
+};
+cb_status id_list_add(id_list *l, const char *id);
+/* Unlinks the blob files named in gc (after commit) and empties it. */
+void blobs_unlink(cb_store *st, id_list *gc);
+
+/* Records that blob `id` (size bytes) belongs to owner's node; adds it to
+ * owner's usage. */
+cb_status blob_ref_add(MDB_txn *t, cb_store *st, const char *id,
+		       const char *owner, const char *node, uint64_t size);
+/* Forgets blob `id`, subtracts it from its owner's usage, queues the file. */
+cb_status blob_ref_drop(MDB_txn *t, cb_store *st, const char *id, id_list *gc);
+/* True when blobs db knows `id`. */
+bool blob_ref_exists(MDB_txn *t, cb_store *st, const char *id);
+
+uint64_t usage_get(MDB_txn *t, cb_store *st, const char *user);
+
+cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out,
+			int flags);
+cb_status node_create_txn(MDB_txn *t, cb_store *st, const char *actor,
+			  cb_node *n, int flags);
+/* id of the live node (owner, parent, name) into id_out. */
+cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
+			const char *parent, const char *name,
+			char id_out[CB_ID_LEN + 1]);
+cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
+			       const char *id, const char *blob, uint64_t size,
+			       const char *md5, const cJSON *patch, id_list *gc);
+cb_status store_access_txn(MDB_txn *t, cb_store *st, const cb_node *n,
+			   const char *user, cb_access want);
+/* Node <-> JSON record (meta is not part of the record). */
+cJSON *node_to_json(const cb_node *n);
+cb_status node_from_json(const cJSON *j, cb_node *n);
+/* Removes every grant on node id, both ways (purge). */
+cb_status grants_drop_node(MDB_txn *t, cb_store *st, const char *id);
+/* Removes every grant given to user id, both ways (account removal). */
+cb_status grants_drop_user(MDB_txn *t, cb_store *st, const char *id);

@@ -1,0 +1,2527 @@
+/* test_store.cpp: unit tests for the metadata store (include/cubby/store.h,
+ * DESIGN §3 and §5), each on a real LMDB store in a fresh temporary data
+ * directory. Users are plain ids except where a grant needs the grantee to
+ * exist: those tests create users with auth_user_create(). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+/* cmocka 1.1's header declares its functions without extern "C" */
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cubby/auth.h"
+#include "cubby/clock.h"
+#include "cubby/config.h"
+#include "cubby/ids.h"
+#include "cubby/store.h"
+#include "../../src/core/store_internal.h" /* only for the schema test */
+
+/* ---- fixture ---- */
+
+struct fx {
+	char dir[64];
+	cb_config cfg;
+	cb_store *st;
+	char alice[CB_ID_LEN + 1];
+	char bob[CB_ID_LEN + 1];
+	char carol[CB_ID_LEN + 1];
+	char dave[CB_ID_LEN + 1];
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	fx *f = (fx *)calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
+	f->cfg.pbkdf2_iterations = 1000;
+	if (store_open(&f->cfg, &f->st) != CB_OK) {
+		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(f);
+		return -1;
+	}
+	if (id_uuid4(f->alice) || id_uuid4(f->bob) || id_uuid4(f->carol) ||
+	    id_uuid4(f->dave))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = (fx *)*state;
+	if (!f)
+		return 0;
+	store_close(f->st);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	*state = NULL;
+	return 0;
+}
+
+/* As setup(), with alice, bob, carol and dave as real users. */
+static int setup_users(void **state)
+{
+	if (setup(state))
+		return -1;
+	fx *f = (fx *)*state;
+	static const char *const names[] = {"alice", "bob", "carol", "dave"};
+	char *ids[] = {f->alice, f->bob, f->carol, f->dave};
+	for (int i = 0; i < 4; i++) {
+		cb_user u;
+		memset(&u, 0, sizeof(u));
+		if (auth_user_create(f->st, names[i], "secret-pass", false, &u) != CB_OK)
+			return -1;
+		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
+	}
+	return 0;
+}
+
+static void reopen(fx *f)
+{
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_non_null(f->st);
+}
+
+static void set_keep(fx *f, unsigned keep)
+{
+	f->cfg.revisions_keep = keep;
+	reopen(f);
+}
+
+/* ---- helpers ---- */
+
+static void node_fill(cb_node *n, const char *parent, const char *name, const char *kind)
+{
+	node_init(n);
+	snprintf(n->parent, sizeof(n->parent), "%s", parent);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	if (kind)
+		snprintf(n->kind, sizeof(n->kind), "%s", kind);
+}
+
+static cb_status create(fx *f, const char *actor, const char *parent, const char *name,
+			const char *kind, char *id_out, int flags = 0)
+{
+	cb_node n;
+	node_fill(&n, parent, name, kind);
+	if (!actor)
+		snprintf(n.owner, sizeof(n.owner), "%s", f->alice);
+	cb_status s = store_node_create(f->st, actor, &n, flags);
+	if (id_out)
+		snprintf(id_out, CB_ID_LEN + 1, "%s", s == CB_OK ? n.id : "");
+	node_clear(&n);
+	return s;
+}
+
+static void mk(fx *f, const char *actor, const char *parent, const char *name,
+	       const char *kind, char id[CB_ID_LEN + 1])
+{
+	assert_int_equal(create(f, actor, parent, name, kind, id), CB_OK);
+	assert_true(id[0] != 0);
+}
+
+/* Loads id as the server (no permission check); the caller clears. */
+static void load(fx *f, const char *id, cb_node *n, int flags = 0)
+{
+	node_init(n);
+	assert_int_equal(store_node_get(f->st, NULL, id, n, flags), CB_OK);
+}
+
+static void set_anyone(fx *f, const char *actor, const char *id, cb_role r)
+{
+	cb_node n;
+	load(f, id, &n);
+	n.anyone = r;
+	assert_int_equal(store_node_update(f->st, actor, &n, 0), CB_OK);
+	node_clear(&n);
+}
+
+static cb_status get_status(fx *f, const char *actor, const char *id)
+{
+	cb_node n;
+	node_init(&n);
+	cb_status s = store_node_get(f->st, actor, id, &n, 0);
+	node_clear(&n);
+	return s;
+}
+
+struct seen {
+	int n;
+	int stop_after; /* 0 = never stop */
+	char ids[32][CB_ID_LEN + 1];
+	char names[32][CB_NAME_MAX + 1];
+};
+
+static int collect(const cb_node *n, void *ctx)
+{
+	seen *s = (seen *)ctx;
+	if (s->n < 32) {
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", n->id);
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", n->name);
+	}
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+static bool seen_has(const seen *s, const char *id)
+{
+	for (int i = 0; i < s->n && i < 32; i++)
+		if (!strcmp(s->ids[i], id))
+			return true;
+	return false;
+}
+
+static void seen_reset(seen *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+struct gseen {
+	int n;
+	char users[16][CB_ID_LEN + 1];
+	cb_role roles[16];
+};
+
+static int collect_grant(const char *user, cb_role role, void *ctx)
+{
+	gseen *g = (gseen *)ctx;
+	if (g->n < 16) {
+		snprintf(g->users[g->n], sizeof(g->users[0]), "%s", user);
+		g->roles[g->n] = role;
+	}
+	g->n++;
+	return 0;
+}
+
+static cb_role gseen_role(const gseen *g, const char *user)
+{
+	for (int i = 0; i < g->n && i < 16; i++)
+		if (!strcmp(g->users[i], user))
+			return g->roles[i];
+	return CB_ROLE_NONE;
+}
+
+struct rseen {
+	int n;
+	cb_revision r[64];
+};
+
+static int collect_rev(const cb_revision *r, void *ctx)
+{
+	rseen *s = (rseen *)ctx;
+	if (s->n < 64) {
+		s->r[s->n] = *r;
+		s->r[s->n].patch = r->patch ? cJSON_Duplicate(r->patch, true) : NULL;
+	}
+	s->n++;
+	return 0;
+}
+
+static void rseen_free(rseen *s)
+{
+	for (int i = 0; i < s->n && i < 64; i++)
+		cJSON_Delete(s->r[i].patch);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Writes a blob file of `size` bytes under a fresh id into blobs/. */
+static void put_blob(fx *f, char id[CB_ID_LEN + 1], size_t size)
+{
+	char path[PATH_MAX];
+	assert_int_equal(id_uuid4(id), 0);
+	store_blob_path(f->st, id, path, sizeof(path));
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	for (size_t i = 0; i < size; i++)
+		fputc('x', fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static bool blob_exists(fx *f, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	store_blob_path(f->st, id, path, sizeof(path));
+	return stat(path, &sb) == 0;
+}
+
+static void fake_md5(char c, char out[33])
+{
+	memset(out, c, 32);
+	out[32] = 0;
+}
+
+/* New content of `size` bytes for node id by actor; blob id and md5 out. */
+static void content(fx *f, const char *actor, const char *id, size_t size, char md5c,
+		    char blob[CB_ID_LEN + 1], const cJSON *patch = NULL)
+{
+	char md5[33];
+	put_blob(f, blob, size);
+	fake_md5(md5c, md5);
+	assert_int_equal(store_node_set_content(f->st, actor, id, blob, size, md5, patch),
+			 CB_OK);
+}
+
+static const cb_access all_access[] = {
+	CB_ACCESS_READ,   CB_ACCESS_COMMENT,      CB_ACCESS_WRITE, CB_ACCESS_DELETE,
+	CB_ACCESS_PURGE,  CB_ACCESS_SHARE_READER, CB_ACCESS_SHARE,
+};
+#define NACCESS (sizeof(all_access) / sizeof(all_access[0]))
+
+/* Checks store_access() for every action against the expected answers
+ * (indexed like all_access). */
+static void check_access(fx *f, const char *id, const char *user, const cb_status *want)
+{
+	cb_node n;
+	load(f, id, &n);
+	for (size_t i = 0; i < NACCESS; i++) {
+		cb_status got = store_access(f->st, &n, user, all_access[i]);
+		if (got != want[i])
+			print_error("access %d for user '%s': got %d, want %d\n",
+				    (int)all_access[i], user ? user : "(server)", (int)got,
+				    (int)want[i]);
+		assert_int_equal(got, want[i]);
+	}
+	node_clear(&n);
+}
+
+/* ======================= node lifecycle ======================= */
+
+static void test_node_init_and_roles(void **state)
+{
+	(void)state;
+	cb_node n;
+	node_init(&n);
+	assert_string_equal(n.id, "");
+	assert_non_null(n.tags);
+	assert_true(cJSON_IsArray(n.tags));
+	assert_int_equal(cJSON_GetArraySize(n.tags), 0);
+	assert_null(n.meta);
+	assert_int_equal(n.size, 0);
+	assert_int_equal(n.anyone, CB_ROLE_NONE);
+	node_clear(&n);
+
+	assert_string_equal(role_name(CB_ROLE_READER), "reader");
+	assert_string_equal(role_name(CB_ROLE_COMMENTER), "commenter");
+	assert_string_equal(role_name(CB_ROLE_WRITER), "writer");
+	assert_string_equal(role_name(CB_ROLE_OWNER), "owner");
+	assert_null(role_name(CB_ROLE_NONE));
+	assert_int_equal(role_parse("reader"), CB_ROLE_READER);
+	assert_int_equal(role_parse("commenter"), CB_ROLE_COMMENTER);
+	assert_int_equal(role_parse("writer"), CB_ROLE_WRITER);
+	assert_int_equal(role_parse("bogus"), CB_ROLE_NONE);
+	assert_int_equal(role_parse(""), CB_ROLE_NONE);
+}
+
+static void test_create_assigns_fields(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	node_fill(&n, "", "a.txt", NULL);
+	snprintf(n.owner, sizeof(n.owner), "%s", f->bob); /* ignored: actor's space */
+	int64_t before = cb_now_ms();
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	int64_t after = cb_now_ms();
+	assert_true(id_is_uuid(n.id));
+	assert_string_equal(n.owner, f->alice);
+	assert_true(n.created >= before && n.created <= after);
+	assert_true(n.modified >= n.created && n.modified <= after);
+	assert_int_equal(n.trashed, 0);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, n.id, &g, 0), CB_OK);
+	assert_string_equal(g.id, n.id);
+	assert_string_equal(g.kind, "file");
+	assert_string_equal(g.owner, f->alice);
+	assert_string_equal(g.name, "a.txt");
+	assert_string_equal(g.parent, "");
+	assert_int_equal(g.created, n.created);
+	assert_int_equal(g.modified, n.modified);
+	assert_int_equal(g.trashed, 0);
+	assert_int_equal(g.size, 0);
+	assert_string_equal(g.md5, "");
+	assert_string_equal(g.blob, "");
+	assert_int_equal(g.anyone, CB_ROLE_NONE);
+	assert_non_null(g.tags);
+	assert_int_equal(cJSON_GetArraySize(g.tags), 0);
+	assert_null(g.meta);
+	node_clear(&g);
+
+	/* A second node gets another id. */
+	char id2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "b.txt", NULL, id2);
+	assert_true(id_is_uuid(id2));
+	assert_string_not_equal(id2, n.id);
+	node_clear(&n);
+}
+
+static void test_create_by_server_keeps_owner(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	node_fill(&n, "docs", "s.txt", "project");
+	snprintf(n.owner, sizeof(n.owner), "%s", f->bob);
+	assert_int_equal(store_node_create(f->st, NULL, &n, 0), CB_OK);
+	assert_string_equal(n.owner, f->bob);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->bob, f->bob, "docs", "s.txt", &g), CB_OK);
+	assert_string_equal(g.id, n.id);
+	assert_string_equal(g.owner, f->bob);
+	assert_string_equal(g.kind, "project");
+	node_clear(&g);
+	node_clear(&n);
+}
+
+static void test_get_meta_and_tags(void **state)
+{
+	fx *f = (fx *)*state;
+	const char *meta_text =
+		"{\"title\":\"T\\u00e9\",\"n\":3.5,\"list\":[1,\"x\",null,false],"
+		"\"obj\":{\"k\":true,\"deep\":{\"a\":[]}}}";
+	cJSON *want_meta = cJSON_Parse(meta_text);
+	cJSON *want_tags = cJSON_Parse("[\"red\",\"blue\",\"\\u00fcber\"]");
+	assert_non_null(want_meta);
+	assert_non_null(want_tags);
+
+	cb_node n;
+	node_fill(&n, "docs", "m.json", "Vendor#Kind");
+	snprintf(n.mime, sizeof(n.mime), "application/json");
+	cJSON_Delete(n.tags);
+	n.tags = cJSON_Duplicate(want_tags, true);
+	n.meta = cJSON_Duplicate(want_meta, true);
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, n.id, &g, 0), CB_OK);
+	assert_null(g.meta); /* not loaded without CB_NODE_META */
+	assert_non_null(g.tags);
+	assert_true(cJSON_Compare(g.tags, want_tags, true));
+	assert_string_equal(g.kind, "Vendor#Kind");
+	assert_string_equal(g.mime, "application/json");
+	assert_string_equal(g.parent, "docs");
+	node_clear(&g);
+
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, n.id, &g, CB_NODE_META), CB_OK);
+	assert_non_null(g.meta);
+	assert_true(cJSON_Compare(g.meta, want_meta, true));
+	assert_true(cJSON_Compare(g.tags, want_tags, true));
+	node_clear(&g);
+
+	/* A node without meta has meta NULL even with CB_NODE_META. */
+	char plain[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "plain", NULL, plain);
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, plain, &g, CB_NODE_META), CB_OK);
+	assert_null(g.meta);
+	assert_non_null(g.tags);
+	node_clear(&g);
+
+	node_clear(&n);
+	cJSON_Delete(want_meta);
+	cJSON_Delete(want_tags);
+}
+
+static void test_get_unknown(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(id), 0);
+	assert_int_equal(get_status(f, f->alice, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, NULL, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, NULL, "no-such-node"), CB_ERR_NOTFOUND);
+	/* Ids that can never exist are refused, not looked up. */
+	assert_int_not_equal(get_status(f, NULL, "0123456789012345678901234567890123456"), CB_OK);
+	assert_int_not_equal(get_status(f, NULL, "../x"), CB_OK);
+	assert_int_not_equal(get_status(f, NULL, ""), CB_OK);
+}
+
+static void test_find(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], top[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "a.txt", NULL, id);
+	mk(f, f->alice, "", "a.txt", NULL, top);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "a.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	assert_string_equal(g.name, "a.txt");
+	assert_string_equal(g.parent, "docs");
+	node_clear(&g);
+
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "", "a.txt", &g), CB_OK);
+	assert_string_equal(g.id, top);
+	node_clear(&g);
+
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, NULL, f->alice, "docs", "a.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	node_clear(&g);
+
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "b.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "doc", "a.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, NULL, f->bob, "docs", "a.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+	/* A stranger may not learn of alice's private node. */
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->bob, f->alice, "docs", "a.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+	/* A name too long to exist is simply not found. */
+	char longname[CB_NAME_MAX + 2];
+	memset(longname, 'a', CB_NAME_MAX + 1);
+	longname[CB_NAME_MAX + 1] = 0;
+	node_init(&g);
+	assert_int_not_equal(store_node_find(f->st, f->alice, f->alice, "docs", longname, &g),
+			     CB_OK);
+	node_clear(&g);
+}
+
+static void test_update_rename_move_meta(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	node_fill(&n, "docs", "a.txt", NULL);
+	snprintf(n.mime, sizeof(n.mime), "text/plain");
+	n.meta = cJSON_Parse("{\"v\":1}");
+	cJSON_AddItemToArray(n.tags, cJSON_CreateString("t1"));
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	usleep(5000);
+
+	cb_node u;
+	load(f, n.id, &u, CB_NODE_META);
+	snprintf(u.name, sizeof(u.name), "b.md");
+	snprintf(u.parent, sizeof(u.parent), "archive/2024");
+	snprintf(u.mime, sizeof(u.mime), "text/markdown");
+	snprintf(u.kind, sizeof(u.kind), "note");
+	cJSON_Delete(u.meta);
+	u.meta = cJSON_Parse("{\"v\":2,\"extra\":[\"x\"]}");
+	cJSON_Delete(u.tags);
+	u.tags = cJSON_Parse("[\"t2\",\"t3\"]");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_OK);
+	node_clear(&u);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "a.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "archive/2024", "b.md", &g),
+			 CB_OK);
+	assert_string_equal(g.id, n.id);
+	node_clear(&g);
+
+	load(f, n.id, &g, CB_NODE_META);
+	assert_string_equal(g.name, "b.md");
+	assert_string_equal(g.parent, "archive/2024");
+	assert_string_equal(g.mime, "text/markdown");
+	assert_string_equal(g.kind, "note");
+	assert_string_equal(g.owner, f->alice);
+	assert_int_equal(g.created, n.created);
+	assert_true(g.modified > n.modified);
+	cJSON *want_meta = cJSON_Parse("{\"v\":2,\"extra\":[\"x\"]}");
+	cJSON *want_tags = cJSON_Parse("[\"t2\",\"t3\"]");
+	assert_non_null(g.meta);
+	assert_true(cJSON_Compare(g.meta, want_meta, true));
+	assert_true(cJSON_Compare(g.tags, want_tags, true));
+	cJSON_Delete(want_meta);
+	cJSON_Delete(want_tags);
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "archive/2024", collect, &s),
+			 CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], n.id);
+	node_clear(&n);
+}
+
+static void test_update_without_meta_keeps_meta(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	node_fill(&n, "", "keep.json", NULL);
+	n.meta = cJSON_Parse("{\"keep\":[1,2,3]}");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+
+	cb_node u;
+	load(f, n.id, &u); /* meta not loaded: NULL */
+	assert_null(u.meta);
+	snprintf(u.name, sizeof(u.name), "kept.json");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_OK);
+	node_clear(&u);
+
+	cb_node g;
+	load(f, n.id, &g, CB_NODE_META);
+	assert_string_equal(g.name, "kept.json");
+	assert_non_null(g.meta);
+	assert_true(cJSON_Compare(g.meta, n.meta, true));
+	node_clear(&g);
+	node_clear(&n);
+}
+
+static void test_update_keeps_server_fields(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "c.bin", NULL, id);
+	content(f, f->alice, id, 5, 'a', blob);
+	fake_md5('a', md5);
+
+	cb_node orig;
+	load(f, id, &orig);
+	assert_int_equal(orig.size, 5);
+	assert_string_equal(orig.md5, md5);
+	assert_string_equal(orig.blob, blob);
+
+	cb_node u;
+	load(f, id, &u);
+	u.size = 999;
+	fake_md5('f', u.md5);
+	assert_int_equal(id_uuid4(u.blob), 0);
+	assert_int_equal(id_uuid4(u.thumb), 0);
+	assert_int_equal(id_uuid4(u.original), 0);
+	snprintf(u.owner, sizeof(u.owner), "%s", f->bob);
+	u.created = 1;
+	u.trashed = 12345;
+	snprintf(u.name, sizeof(u.name), "renamed.bin");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_OK);
+	node_clear(&u);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "renamed.bin");
+	assert_int_equal(g.size, 5);
+	assert_string_equal(g.md5, md5);
+	assert_string_equal(g.blob, blob);
+	assert_string_equal(g.thumb, "");
+	assert_string_equal(g.original, "");
+	assert_string_equal(g.owner, f->alice);
+	assert_int_equal(g.created, orig.created);
+	assert_int_equal(g.trashed, 0);
+	node_clear(&g);
+
+	/* Still alice's and live: in her namespace, not in the trash. */
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "", "renamed.bin", &g), CB_OK);
+	node_clear(&g);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(store_usage(f->st, f->alice), 5);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+	assert_true(blob_exists(f, blob));
+	node_clear(&orig);
+}
+
+/* A client cannot point a new node at a blob, not even someone else's:
+ * content arrives only through an upload. */
+static void test_create_takes_no_content(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a.bin", NULL, id);
+	content(f, f->alice, id, 5, 'a', blob);
+
+	cb_node n;
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "steal.bin");
+	snprintf(n.blob, sizeof(n.blob), "%s", blob);
+	snprintf(n.thumb, sizeof(n.thumb), "%s", blob);
+	snprintf(n.original, sizeof(n.original), "%s", blob);
+	n.size = 5;
+	fake_md5('a', n.md5);
+	n.created = 1;
+	assert_int_equal(store_node_create(f->st, f->bob, &n, 0), CB_OK);
+	cb_node g;
+	load(f, n.id, &g);
+	assert_string_equal(g.blob, "");
+	assert_string_equal(g.thumb, "");
+	assert_string_equal(g.original, "");
+	assert_string_equal(g.md5, "");
+	assert_int_equal(g.size, 0);
+	assert_true(g.created > 1);
+	node_clear(&g);
+	node_clear(&n);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+	assert_int_equal(store_usage(f->st, f->alice), 5);
+}
+
+static void test_update_taken_name(void **state)
+{
+	fx *f = (fx *)*state;
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1];
+	mk(f, f->alice, "d", "a.txt", NULL, a);
+	mk(f, f->alice, "d", "b.txt", NULL, b);
+
+	cb_node u;
+	load(f, b, &u);
+	snprintf(u.name, sizeof(u.name), "a.txt");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_ERR_EXISTS);
+	node_clear(&u);
+	cb_node g;
+	load(f, b, &g);
+	assert_string_equal(g.name, "b.txt");
+	node_clear(&g);
+
+	load(f, b, &u);
+	snprintf(u.name, sizeof(u.name), "a.txt");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, CB_NAME_SUFFIX), CB_OK);
+	assert_string_equal(u.name, "a (2).txt");
+	node_clear(&u);
+	load(f, b, &g);
+	assert_string_equal(g.name, "a (2).txt");
+	node_clear(&g);
+
+	/* Keeping its own name is not a clash. */
+	load(f, a, &u);
+	snprintf(u.mime, sizeof(u.mime), "text/plain");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_OK);
+	assert_string_equal(u.name, "a.txt");
+	node_clear(&u);
+	load(f, a, &g);
+	assert_string_equal(g.name, "a.txt");
+	assert_string_equal(g.mime, "text/plain");
+	node_clear(&g);
+
+	/* Moving into a directory where the name is taken is a clash too. */
+	char other[CB_ID_LEN + 1];
+	mk(f, f->alice, "e", "a.txt", NULL, other);
+	load(f, other, &u);
+	snprintf(u.parent, sizeof(u.parent), "d");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_ERR_EXISTS);
+	node_clear(&u);
+	load(f, other, &g);
+	assert_string_equal(g.parent, "e");
+	node_clear(&g);
+}
+
+static void test_update_invalid(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "d", "ok.txt", NULL, id);
+	static const char *const bad[] = {"", ".", "..", "x/y", "a\nb"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cb_node u;
+		load(f, id, &u);
+		snprintf(u.name, sizeof(u.name), "%s", bad[i]);
+		assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_ERR_INVAL);
+		node_clear(&u);
+	}
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.parent, sizeof(u.parent), "../up");
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_ERR_INVAL);
+	node_clear(&u);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "ok.txt");
+	assert_string_equal(g.parent, "d");
+	node_clear(&g);
+
+	/* Updating a node that does not exist. */
+	node_fill(&u, "", "ghost", NULL);
+	assert_int_equal(id_uuid4(u.id), 0);
+	assert_int_equal(store_node_update(f->st, f->alice, &u, 0), CB_ERR_NOTFOUND);
+	node_clear(&u);
+}
+
+static void test_trash_leaves_namespace(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], again[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "r.txt", NULL, id);
+	int64_t before = cb_now_ms();
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "r.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+
+	/* The owner still sees it, marked trashed. */
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, id, &g, 0), CB_OK);
+	assert_true(g.trashed >= before);
+	assert_string_equal(g.name, "r.txt");
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], id);
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_false(seen_has(&s, id));
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* The name is free again. */
+	mk(f, f->alice, "docs", "r.txt", NULL, again);
+	assert_string_not_equal(again, id);
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], again);
+
+	/* Twice is a state error; two trashed nodes may share a name. */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_ERR_STATE);
+	assert_int_equal(store_node_trash(f->st, f->alice, again), CB_OK);
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_true(seen_has(&s, id));
+	assert_true(seen_has(&s, again));
+
+	char ghost[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(store_node_trash(f->st, f->alice, ghost), CB_ERR_NOTFOUND);
+}
+
+static void test_recover_in_place(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], id2[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "r.txt", NULL, id);
+	mk(f, f->alice, "docs", "s.txt", NULL, id2);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id2), CB_OK);
+
+	cb_node out;
+	node_init(&out);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, &out), CB_OK);
+	assert_string_equal(out.id, id);
+	assert_string_equal(out.name, "r.txt");
+	assert_string_equal(out.parent, "docs");
+	assert_int_equal(out.trashed, 0);
+	node_clear(&out);
+
+	assert_int_equal(store_node_recover(f->st, f->alice, id2, NULL), CB_OK);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "r.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	assert_int_equal(g.trashed, 0);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "s.txt", &g), CB_OK);
+	assert_string_equal(g.id, id2);
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+}
+
+static void test_recover_into_taken_name(void **state)
+{
+	fx *f = (fx *)*state;
+	char old[CB_ID_LEN + 1], fresh[CB_ID_LEN + 1];
+	mk(f, f->alice, "w", "report.txt", NULL, old);
+	assert_int_equal(store_node_trash(f->st, f->alice, old), CB_OK);
+	mk(f, f->alice, "w", "report.txt", NULL, fresh);
+
+	cb_node out;
+	node_init(&out);
+	assert_int_equal(store_node_recover(f->st, f->alice, old, &out), CB_OK);
+	assert_string_equal(out.name, "report (2).txt");
+	assert_int_equal(out.trashed, 0);
+	node_clear(&out);
+
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "w", "report (2).txt", &g),
+			 CB_OK);
+	assert_string_equal(g.id, old);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "w", "report.txt", &g), CB_OK);
+	assert_string_equal(g.id, fresh);
+	node_clear(&g);
+	load(f, old, &g);
+	assert_string_equal(g.name, "report (2).txt");
+	node_clear(&g);
+}
+
+static void test_recover_live_is_state(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "live.txt", NULL, id);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_ERR_STATE);
+	char ghost[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(store_node_recover(f->st, f->alice, ghost, NULL), CB_ERR_NOTFOUND);
+}
+
+static void test_purge(void **state)
+{
+	fx *f = (fx *)*state;
+	char live[CB_ID_LEN + 1], trashed[CB_ID_LEN + 1];
+	cb_node n;
+	node_fill(&n, "p", "gone.txt", NULL);
+	n.meta = cJSON_Parse("{\"x\":1}");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	snprintf(live, sizeof(live), "%s", n.id);
+	node_clear(&n);
+	mk(f, f->alice, "p", "trashed.txt", NULL, trashed);
+	assert_int_equal(store_node_trash(f->st, f->alice, trashed), CB_OK);
+
+	assert_int_equal(store_node_purge(f->st, f->alice, live), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, trashed), CB_OK);
+
+	assert_int_equal(get_status(f, f->alice, live), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, NULL, live), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, f->alice, trashed), CB_ERR_NOTFOUND);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "p", "gone.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "p", collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	assert_int_equal(store_node_purge(f->st, f->alice, live), CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_trash(f->st, f->alice, live), CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_recover(f->st, f->alice, trashed, NULL), CB_ERR_NOTFOUND);
+
+	/* The name and even the id are free again. */
+	char again[CB_ID_LEN + 1];
+	mk(f, f->alice, "p", "gone.txt", NULL, again);
+	node_fill(&n, "p", "reused-id.txt", NULL);
+	snprintf(n.id, sizeof(n.id), "%s", live);
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+	load(f, live, &g, CB_NODE_META);
+	assert_null(g.meta); /* the purged node's meta did not linger */
+	node_clear(&g);
+}
+
+/* ======================= name rules ======================= */
+
+static void test_name_taken(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], dup[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "a.txt", NULL, id);
+	assert_int_equal(create(f, f->alice, "docs", "a.txt", NULL, dup), CB_ERR_EXISTS);
+	assert_int_equal(create(f, f->alice, "docs", "a.txt", "project", dup), CB_ERR_EXISTS);
+	/* normalization applies before the clash check */
+	assert_int_equal(create(f, f->alice, "docs/", "a.txt", NULL, dup), CB_ERR_EXISTS);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], id);
+}
+
+static void test_name_other_parent_or_owner(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "a.txt", NULL, id);
+	mk(f, f->alice, "", "a.txt", NULL, id);
+	mk(f, f->alice, "docs/sub", "a.txt", NULL, id);
+	mk(f, f->alice, "docs2", "a.txt", NULL, id);
+	mk(f, f->alice, "docs", "A.txt", NULL, id);
+	mk(f, f->bob, "docs", "a.txt", NULL, id);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 5);
+}
+
+static void test_name_suffix(void **state)
+{
+	fx *f = (fx *)*state;
+	static const struct {
+		const char *name, *want;
+	} cases[] = {
+		{"a.txt", "a.txt"},     {"a.txt", "a (2).txt"}, {"a.txt", "a (3).txt"},
+		{"noext", "noext"},     {"noext", "noext (2)"}, {".hidden", ".hidden"},
+		{".hidden", ".hidden (2)"}, {"free.txt", "free.txt"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cb_node n;
+		node_fill(&n, "s", cases[i].name, NULL);
+		assert_int_equal(store_node_create(f->st, f->alice, &n, CB_NAME_SUFFIX), CB_OK);
+		assert_string_equal(n.name, cases[i].want);
+		cb_node g;
+		load(f, n.id, &g);
+		assert_string_equal(g.name, cases[i].want);
+		node_clear(&g);
+		node_clear(&n);
+	}
+	/* Without the flag, the suffixed names are ordinary taken names. */
+	char dup[CB_ID_LEN + 1];
+	assert_int_equal(create(f, f->alice, "s", "a (2).txt", NULL, dup), CB_ERR_EXISTS);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "s", collect, &s), CB_OK);
+	assert_int_equal(s.n, 8);
+}
+
+static void test_name_suffix_at_max_length(void **state)
+{
+	fx *f = (fx *)*state;
+	char name[CB_NAME_MAX + 1];
+	memset(name, 'n', CB_NAME_MAX);
+	memcpy(name + CB_NAME_MAX - 4, ".txt", 4);
+	name[CB_NAME_MAX] = 0;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", name, NULL, id);
+
+	cb_node n;
+	node_fill(&n, "", name, NULL);
+	assert_int_equal(store_node_create(f->st, f->alice, &n, CB_NAME_SUFFIX), CB_OK);
+	size_t len = strlen(n.name);
+	assert_true(len <= CB_NAME_MAX);
+	assert_true(len > 8);
+	assert_string_equal(n.name + len - 8, " (2).txt");
+	assert_string_not_equal(n.name, name);
+	node_clear(&n);
+}
+
+static void test_name_invalid(void **state)
+{
+	fx *f = (fx *)*state;
+	static const char *const bad[] = {
+		"", ".", "..", "a/b", "/", "a\nb", "tab\there", "\x01", "bell\a",
+		"esc\x1b[0m", "del\x7f", "bad\xff", "cut\xc3",
+	};
+	char id[CB_ID_LEN + 1];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cb_status s = create(f, f->alice, "", bad[i], NULL, id);
+		if (s != CB_ERR_INVAL)
+			print_error("name #%zu: got %d\n", i, (int)s);
+		assert_int_equal(s, CB_ERR_INVAL);
+	}
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* The longest name that fits, and some that look odd but are fine. */
+	char longest[CB_NAME_MAX + 1];
+	memset(longest, 'x', CB_NAME_MAX);
+	longest[CB_NAME_MAX] = 0;
+	mk(f, f->alice, "", longest, NULL, id);
+	mk(f, f->alice, "", "...", NULL, id);
+	mk(f, f->alice, "", "caf\xc3\xa9 \xe2\x82\xac.txt", NULL, id);
+	mk(f, f->alice, "", "a b (1) [x] #1.txt", NULL, id);
+}
+
+static void test_parent_normalized(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], id2[CB_ID_LEN + 1];
+	mk(f, f->alice, "a//b/", "n.txt", NULL, id);
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.parent, "a/b");
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "a/b", "n.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	node_clear(&g);
+
+	mk(f, f->alice, "./x/.", "m.txt", NULL, id2);
+	load(f, id2, &g);
+	assert_string_equal(g.parent, "x");
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "a/b", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], id);
+}
+
+static void test_parent_invalid(void **state)
+{
+	fx *f = (fx *)*state;
+	static const char *const bad[] = {"../x", "/abs", "a/../b", "..", "a/\x01/b", "a\xff"};
+	char id[CB_ID_LEN + 1];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cb_status s = create(f, f->alice, bad[i], "n.txt", NULL, id);
+		if (s != CB_ERR_INVAL)
+			print_error("parent #%zu: got %d\n", i, (int)s);
+		assert_int_equal(s, CB_ERR_INVAL);
+	}
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_client_chosen_id(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	node_fill(&n, "", "proj", "project");
+	snprintf(n.id, sizeof(n.id), "my-project_1");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	assert_string_equal(n.id, "my-project_1");
+	node_clear(&n);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_get(f->st, f->alice, "my-project_1", &g, 0), CB_OK);
+	assert_string_equal(g.name, "proj");
+	node_clear(&g);
+
+	/* 36 characters is the most an id may have. */
+	node_fill(&n, "", "proj36", "project");
+	snprintf(n.id, sizeof(n.id), "abcdefghijklmnopqrstuvwxyz0123456789");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+
+	static const char *const bad[] = {"a/b", "../etc", "/", "a b", "..", "x\ny"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		node_fill(&n, "", "bad-id", NULL);
+		snprintf(n.id, sizeof(n.id), "%s", bad[i]);
+		cb_status s = store_node_create(f->st, f->alice, &n, 0);
+		if (s != CB_ERR_INVAL)
+			print_error("id #%zu: got %d\n", i, (int)s);
+		assert_int_equal(s, CB_ERR_INVAL);
+		node_clear(&n);
+	}
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "", "bad-id", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+}
+
+static void test_create_existing_id(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "first", NULL, id);
+
+	cb_node n;
+	node_fill(&n, "", "second", NULL);
+	snprintf(n.id, sizeof(n.id), "%s", id);
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_ERR_EXISTS);
+	node_clear(&n);
+	/* Another user cannot take it over either. */
+	node_fill(&n, "", "third", NULL);
+	snprintf(n.id, sizeof(n.id), "%s", id);
+	assert_int_equal(store_node_create(f->st, f->bob, &n, 0), CB_ERR_EXISTS);
+	node_clear(&n);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "first");
+	assert_string_equal(g.owner, f->alice);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "", "second", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+
+	/* A trashed node still holds its id. */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	node_fill(&n, "", "fourth", NULL);
+	snprintf(n.id, sizeof(n.id), "%s", id);
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_ERR_EXISTS);
+	node_clear(&n);
+}
+
+static void test_long_parent(void **state)
+{
+	fx *f = (fx *)*state;
+	/* ~1000 bytes: 10 components of 99 characters. */
+	char pa[CB_PATH_MAX + 1], pb[CB_PATH_MAX + 1], pmax[CB_PATH_MAX + 1];
+	size_t len = 0;
+	for (int i = 0; i < 10; i++) {
+		if (i)
+			pa[len++] = '/';
+		memset(pa + len, 'a' + i, 99);
+		len += 99;
+	}
+	pa[len] = 0;
+	assert_true(len >= 999);
+	memcpy(pb, pa, len + 1);
+	pb[len - 1] = 'z'; /* differs only in its last byte */
+	memset(pmax, 'm', CB_PATH_MAX);
+	for (int i = 200; i < CB_PATH_MAX; i += 200)
+		pmax[i] = '/';
+	pmax[CB_PATH_MAX] = 0;
+
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1], m[CB_ID_LEN + 1], a2[CB_ID_LEN + 1];
+	mk(f, f->alice, pa, "f.txt", NULL, a);
+	mk(f, f->alice, pb, "f.txt", NULL, b);
+	mk(f, f->alice, pmax, "f.txt", NULL, m);
+	mk(f, f->alice, pa, "g.txt", NULL, a2);
+	char dup[CB_ID_LEN + 1];
+	assert_int_equal(create(f, f->alice, pa, "f.txt", NULL, dup), CB_ERR_EXISTS);
+
+	cb_node g;
+	load(f, a, &g);
+	assert_string_equal(g.parent, pa);
+	node_clear(&g);
+	load(f, m, &g);
+	assert_string_equal(g.parent, pmax);
+	node_clear(&g);
+
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, pa, "f.txt", &g), CB_OK);
+	assert_string_equal(g.id, a);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, pb, "f.txt", &g), CB_OK);
+	assert_string_equal(g.id, b);
+	node_clear(&g);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, pa, collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.ids[0], a);
+	assert_string_equal(s.ids[1], a2);
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, pb, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], b);
+
+	/* Trash and recover go through the same index. */
+	assert_int_equal(store_node_trash(f->st, f->alice, a), CB_OK);
+	mk(f, f->alice, pa, "f.txt", NULL, dup);
+	cb_node out;
+	node_init(&out);
+	assert_int_equal(store_node_recover(f->st, f->alice, a, &out), CB_OK);
+	assert_string_equal(out.name, "f (2).txt");
+	assert_string_equal(out.parent, pa);
+	node_clear(&out);
+}
+
+/* ======================= listings ======================= */
+
+static void test_list_children_by_name(void **state)
+{
+	fx *f = (fx *)*state;
+	char c[CB_ID_LEN + 1], a[CB_ID_LEN + 1], b[CB_ID_LEN + 1], sub[CB_ID_LEN + 1];
+	char x[CB_ID_LEN + 1], t[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "c.txt", NULL, c);
+	mk(f, f->alice, "docs", "a.txt", NULL, a);
+	mk(f, f->alice, "docs", "sub", "folder", sub);
+	mk(f, f->alice, "docs", "b.txt", NULL, b);
+	mk(f, f->alice, "docs", "trashed.txt", NULL, t);
+	assert_int_equal(store_node_trash(f->st, f->alice, t), CB_OK);
+	mk(f, f->alice, "docs/sub", "x.txt", NULL, x);
+	mk(f, f->alice, "docs2", "y.txt", NULL, x);
+	mk(f, f->alice, "doc", "z.txt", NULL, x);
+	mk(f, f->alice, "", "docs", "folder", x);
+	mk(f, f->bob, "docs", "bob.txt", NULL, x);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.names[0], "a.txt");
+	assert_string_equal(s.names[1], "b.txt");
+	assert_string_equal(s.names[2], "c.txt");
+	assert_string_equal(s.names[3], "sub");
+	assert_string_equal(s.ids[0], a);
+	assert_string_equal(s.ids[1], b);
+	assert_string_equal(s.ids[2], c);
+	assert_string_equal(s.ids[3], sub);
+
+	/* The server sees the same. */
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, NULL, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 4);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.names[0], "docs");
+
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "nothing/here", collect, &s),
+			 CB_OK);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_list_children_public_for_stranger(void **state)
+{
+	fx *f = (fx *)*state;
+	char priv[CB_ID_LEN + 1], pub[CB_ID_LEN + 1], pub2[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "priv.txt", NULL, priv);
+	mk(f, f->alice, "docs", "pub.txt", NULL, pub);
+	mk(f, f->alice, "docs", "a-pub.txt", NULL, pub2);
+	set_anyone(f, f->alice, pub, CB_ROLE_READER);
+	set_anyone(f, f->alice, pub2, CB_ROLE_READER);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->bob, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.ids[0], pub2);
+	assert_string_equal(s.ids[1], pub);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, "", f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_false(seen_has(&s, priv));
+
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 3);
+}
+
+static void test_list_owned_kinds(void **state)
+{
+	fx *f = (fx *)*state;
+	char p1[CB_ID_LEN + 1], f1[CB_ID_LEN + 1], f2[CB_ID_LEN + 1], v[CB_ID_LEN + 1];
+	char p2[CB_ID_LEN + 1], p3[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "p1", "project", p1);
+	mk(f, f->alice, "x", "f1", NULL, f1);
+	mk(f, f->alice, "y/z", "f2", "file", f2);
+	mk(f, f->alice, "", "v", "Vendor#Kind", v);
+	mk(f, f->alice, "", "p2", "project", p2);
+	assert_int_equal(store_node_trash(f->st, f->alice, p2), CB_OK);
+	mk(f, f->bob, "", "p3", "project", p3);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 4);
+	assert_true(seen_has(&s, p1) && seen_has(&s, f1) && seen_has(&s, f2) && seen_has(&s, v));
+
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, "project", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], p1);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, "file", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_true(seen_has(&s, f1) && seen_has(&s, f2));
+
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, "Vendor#Kind", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], v);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, "space", collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, "project", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], p2);
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, "file", collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], p3);
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->carol, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_visit_stops_early(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	static const char *const names[] = {"a", "b", "c", "d", "e"};
+	for (int i = 0; i < 5; i++)
+		mk(f, f->alice, "docs", names[i], NULL, id);
+	for (int i = 0; i < 3; i++) {
+		char t[CB_ID_LEN + 1];
+		mk(f, f->alice, "bin", names[i], NULL, t);
+		assert_int_equal(store_node_trash(f->st, f->alice, t), CB_OK);
+	}
+
+	seen s;
+	seen_reset(&s);
+	s.stop_after = 2;
+	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "a");
+	assert_string_equal(s.names[1], "b");
+
+	seen_reset(&s);
+	s.stop_after = 1;
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+
+	seen_reset(&s);
+	s.stop_after = 1;
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+}
+
+/* ======================= access ======================= */
+
+static void test_role_owner_public_stranger(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "r.txt", NULL, id);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->alice), CB_ROLE_OWNER);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_NONE);
+	assert_int_equal(store_role(f->st, &n, ""), CB_ROLE_NONE);
+	node_clear(&n);
+
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+	load(f, id, &n);
+	assert_int_equal(n.anyone, CB_ROLE_READER);
+	assert_int_equal(store_role(f->st, &n, f->alice), CB_ROLE_OWNER);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_READER);
+	assert_int_equal(store_role(f->st, &n, ""), CB_ROLE_READER);
+	node_clear(&n);
+}
+
+static void test_access_owner_and_server(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "o.txt", NULL, id);
+	const cb_status all_ok[NACCESS] = {CB_OK, CB_OK, CB_OK, CB_OK, CB_OK, CB_OK, CB_OK};
+	check_access(f, id, f->alice, all_ok);
+	check_access(f, id, NULL, all_ok);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	check_access(f, id, f->alice, all_ok);
+	check_access(f, id, NULL, all_ok);
+}
+
+static void test_access_stranger_private(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "secret.txt", NULL, id);
+	const cb_status none[NACCESS] = {
+		CB_ERR_NOTFOUND, CB_ERR_NOTFOUND, CB_ERR_NOTFOUND, CB_ERR_NOTFOUND,
+		CB_ERR_NOTFOUND, CB_ERR_NOTFOUND, CB_ERR_NOTFOUND,
+	};
+	check_access(f, id, f->bob, none);
+	check_access(f, id, "", none);
+
+	assert_int_equal(get_status(f, f->bob, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, "", id), CB_ERR_NOTFOUND);
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->bob, id, collect_grant, &gs), CB_ERR_NOTFOUND);
+	assert_int_equal(gs.n, 0);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->bob, id, collect_rev, &rs),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(rs.n, 0);
+	seen s;
+	seen_reset(&s);
+	store_list_children(f->st, f->bob, f->alice, "", collect, &s);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_access_public(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pub.txt", NULL, id);
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+	const cb_status reader[NACCESS] = {
+		CB_OK,         CB_ERR_ACCESS, CB_ERR_ACCESS, CB_ERR_ACCESS,
+		CB_ERR_ACCESS, CB_ERR_ACCESS, CB_ERR_ACCESS,
+	};
+	check_access(f, id, f->bob, reader);
+	check_access(f, id, "", reader);
+	assert_int_equal(get_status(f, f->bob, id), CB_OK);
+	assert_int_equal(get_status(f, "", id), CB_OK);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->bob, f->alice, "", "pub.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	node_clear(&g);
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->bob, id, collect_grant, &gs), CB_OK);
+}
+
+static void test_mutations_stranger_notfound(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "mine.txt", NULL, id);
+
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.name, sizeof(u.name), "stolen.txt");
+	u.anyone = CB_ROLE_READER;
+	assert_int_equal(store_node_update(f->st, f->bob, &u, 0), CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_update(f->st, "", &u, 0), CB_ERR_NOTFOUND);
+	node_clear(&u);
+	assert_int_equal(store_node_trash(f->st, f->bob, id), CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_NOTFOUND);
+	put_blob(f, blob, 3);
+	fake_md5('b', md5);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->bob, id, CB_ANYONE, CB_ROLE_READER),
+			 CB_ERR_NOTFOUND);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "mine.txt");
+	assert_int_equal(g.trashed, 0);
+	assert_int_equal(g.anyone, CB_ROLE_NONE);
+	assert_string_equal(g.blob, "");
+	node_clear(&g);
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+
+	/* Nor may a stranger bring back alice's trash. */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_recover(f->st, f->bob, id, NULL), CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_NOTFOUND);
+	load(f, id, &g);
+	assert_true(g.trashed != 0);
+	node_clear(&g);
+}
+
+static void test_mutations_public_reader(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "pub.txt", NULL, id);
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.name, sizeof(u.name), "defaced.txt");
+	assert_int_equal(store_node_update(f->st, f->bob, &u, 0), CB_ERR_ACCESS);
+	node_clear(&u);
+	assert_int_equal(store_node_trash(f->st, f->bob, id), CB_ERR_ACCESS);
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
+	put_blob(f, blob, 3);
+	fake_md5('b', md5);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL),
+			 CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->bob, id, CB_ANYONE, CB_ROLE_NONE), CB_ERR_ACCESS);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "pub.txt");
+	assert_int_equal(g.trashed, 0);
+	assert_int_equal(g.anyone, CB_ROLE_READER);
+	assert_string_equal(g.blob, "");
+	node_clear(&g);
+}
+
+static void test_trashed_public_invisible(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pub.txt", NULL, id);
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(get_status(f, f->bob, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, "", id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, f->alice, id), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_access(f->st, &n, f->bob, CB_ACCESS_READ), CB_ERR_NOTFOUND);
+	node_clear(&n);
+}
+
+/* ---- with real users (grants) ---- */
+
+static void test_access_reader_grant(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "shared.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_READER), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_READER);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_NONE);
+	node_clear(&n);
+	const cb_status reader[NACCESS] = {
+		CB_OK,         CB_ERR_ACCESS, CB_ERR_ACCESS, CB_ERR_ACCESS,
+		CB_ERR_ACCESS, CB_ERR_ACCESS, CB_ERR_ACCESS,
+	};
+	check_access(f, id, f->bob, reader);
+	assert_int_equal(get_status(f, f->bob, id), CB_OK);
+
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.name, sizeof(u.name), "by-reader.txt");
+	assert_int_equal(store_node_update(f->st, f->bob, &u, 0), CB_ERR_ACCESS);
+	node_clear(&u);
+	assert_int_equal(store_node_trash(f->st, f->bob, id), CB_ERR_ACCESS);
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
+	put_blob(f, blob, 4);
+	fake_md5('c', md5);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 4, md5, NULL),
+			 CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_READER), CB_ERR_ACCESS);
+	load(f, id, &n);
+	assert_string_equal(n.name, "shared.txt");
+	assert_int_equal(n.trashed, 0);
+	assert_string_equal(n.blob, "");
+	node_clear(&n);
+}
+
+static void test_access_commenter_grant(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "shared.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_COMMENTER), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_COMMENTER);
+	node_clear(&n);
+	const cb_status commenter[NACCESS] = {
+		CB_OK,         CB_OK,         CB_ERR_ACCESS, CB_ERR_ACCESS,
+		CB_ERR_ACCESS, CB_ERR_ACCESS, CB_ERR_ACCESS,
+	};
+	check_access(f, id, f->bob, commenter);
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.name, sizeof(u.name), "by-commenter.txt");
+	assert_int_equal(store_node_update(f->st, f->bob, &u, 0), CB_ERR_ACCESS);
+	node_clear(&u);
+}
+
+static void test_access_writer_grant(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "shared.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_WRITER);
+	node_clear(&n);
+	const cb_status writer[NACCESS] = {
+		CB_OK, CB_OK, CB_OK, CB_OK, CB_ERR_ACCESS, CB_OK, CB_ERR_ACCESS,
+	};
+	check_access(f, id, f->bob, writer);
+
+	cb_node u;
+	load(f, id, &u);
+	snprintf(u.name, sizeof(u.name), "by-writer.txt");
+	assert_int_equal(store_node_update(f->st, f->bob, &u, 0), CB_OK);
+	node_clear(&u);
+	load(f, id, &n);
+	assert_string_equal(n.name, "by-writer.txt");
+	assert_string_equal(n.owner, f->alice);
+	assert_string_equal(n.parent, "docs");
+	node_clear(&n);
+	/* Still in alice's space, not bob's. */
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "by-writer.txt", &g),
+			 CB_OK);
+	node_clear(&g);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* Content by the writer counts against the owner. */
+	content(f, f->bob, id, 7, 'd', blob);
+	assert_int_equal(store_usage(f->st, f->alice), 7);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
+	assert_int_equal(store_node_trash(f->st, f->bob, id), CB_OK);
+	load(f, id, &n);
+	assert_true(n.trashed != 0);
+	node_clear(&n);
+}
+
+static void test_trashed_invisible_to_grantees(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "t.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+
+	assert_int_equal(get_status(f, f->bob, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, f->carol, id), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, f->alice, id), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_access(f->st, &n, f->bob, CB_ACCESS_READ), CB_ERR_NOTFOUND);
+	assert_int_equal(store_access(f->st, &n, f->carol, CB_ACCESS_READ), CB_ERR_NOTFOUND);
+	node_clear(&n);
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->carol, id, collect_grant, &gs),
+			 CB_ERR_NOTFOUND);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* Back from the trash, the grants hold again. */
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_OK);
+	assert_int_equal(get_status(f, f->bob, id), CB_OK);
+	assert_int_equal(get_status(f, f->carol, id), CB_OK);
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+}
+
+static void test_list_children_shared(void **state)
+{
+	fx *f = (fx *)*state;
+	char priv[CB_ID_LEN + 1], sh[CB_ID_LEN + 1], pub[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "c-priv.txt", NULL, priv);
+	mk(f, f->alice, "docs", "b-shared.txt", NULL, sh);
+	mk(f, f->alice, "docs", "a-pub.txt", NULL, pub);
+	assert_int_equal(store_grant(f->st, f->alice, sh, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, pub, CB_ANYONE, CB_ROLE_READER), CB_OK);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->bob, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.ids[0], pub);
+	assert_string_equal(s.ids[1], sh);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_children(f->st, f->carol, f->alice, "docs", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], pub);
+}
+
+/* ======================= grants ======================= */
+
+static void test_grant_add_change_remove(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "g.txt", NULL, id);
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 0);
+
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_READER), CB_OK);
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 1);
+	assert_string_equal(gs.users[0], f->bob);
+	assert_int_equal(gs.roles[0], CB_ROLE_READER);
+
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 1);
+	assert_int_equal(gs.roles[0], CB_ROLE_WRITER);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_WRITER);
+	node_clear(&n);
+
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_NONE), CB_OK);
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 0);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_NONE);
+	assert_int_equal(store_access(f->st, &n, f->bob, CB_ACCESS_READ), CB_ERR_NOTFOUND);
+	node_clear(&n);
+	assert_int_equal(get_status(f, f->bob, id), CB_ERR_NOTFOUND);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* The server may grant too. */
+	assert_int_equal(store_grant(f->st, NULL, id, f->carol, CB_ROLE_COMMENTER), CB_OK);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_COMMENTER);
+	node_clear(&n);
+}
+
+static void test_list_grants_anyone_last(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pub.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, CB_ANYONE, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_COMMENTER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->dave, CB_ROLE_READER), CB_OK);
+
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(n.anyone, CB_ROLE_READER);
+	assert_int_equal(store_role(f->st, &n, f->dave), CB_ROLE_READER);
+	node_clear(&n);
+
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 4);
+	assert_string_equal(gs.users[3], CB_ANYONE);
+	assert_int_equal(gs.roles[3], CB_ROLE_READER);
+	assert_int_equal(gseen_role(&gs, f->bob), CB_ROLE_WRITER);
+	assert_int_equal(gseen_role(&gs, f->carol), CB_ROLE_COMMENTER);
+	assert_int_equal(gseen_role(&gs, f->dave), CB_ROLE_READER);
+	assert_int_equal(gseen_role(&gs, f->alice), CB_ROLE_NONE); /* owner not listed */
+
+	/* A grantee may see the grants. */
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->carol, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 4);
+	assert_string_equal(gs.users[3], CB_ANYONE);
+
+	/* Private again: anyone is no longer listed. */
+	assert_int_equal(store_grant(f->st, f->alice, id, CB_ANYONE, CB_ROLE_NONE), CB_OK);
+	load(f, id, &n);
+	assert_int_equal(n.anyone, CB_ROLE_NONE);
+	node_clear(&n);
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 3);
+	assert_int_equal(gseen_role(&gs, CB_ANYONE), CB_ROLE_NONE);
+
+	/* Made public by update, anyone is listed (last) as well. */
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 4);
+	assert_string_equal(gs.users[3], CB_ANYONE);
+}
+
+static void test_list_shared(void **state)
+{
+	fx *f = (fx *)*state;
+	char proj[CB_ID_LEN + 1], file[CB_ID_LEN + 1], pub[CB_ID_LEN + 1], tr[CB_ID_LEN + 1];
+	char mine[CB_ID_LEN + 1], other[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "proj", "project", proj);
+	mk(f, f->alice, "x", "file.txt", NULL, file);
+	mk(f, f->alice, "", "pub.txt", NULL, pub);
+	mk(f, f->alice, "", "trashed.txt", NULL, tr);
+	mk(f, f->bob, "", "bobs.txt", NULL, mine);
+	mk(f, f->dave, "", "daves.txt", NULL, other);
+	assert_int_equal(store_grant(f->st, f->alice, proj, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, file, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, tr, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, pub, CB_ANYONE, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->dave, other, f->carol, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, tr), CB_OK);
+
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 2);
+	assert_true(seen_has(&s, proj));
+	assert_true(seen_has(&s, file));
+
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, "project", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], proj);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, "file", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], file);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->carol, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], other);
+
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	seen_reset(&s);
+	s.stop_after = 1;
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+}
+
+static void test_writer_shares_readers_only(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "w.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_READER), CB_OK);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_READER);
+	node_clear(&n);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_NONE), CB_OK);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_NONE);
+	node_clear(&n);
+
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_WRITER), CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_COMMENTER), CB_ERR_ACCESS);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_NONE);
+	node_clear(&n);
+
+	/* Nor may a writer take away (or lower) someone's writer grant. */
+	assert_int_equal(store_grant(f->st, f->alice, id, f->dave, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->dave, CB_ROLE_NONE), CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->dave, CB_ROLE_READER), CB_ERR_ACCESS);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->dave), CB_ROLE_WRITER);
+	node_clear(&n);
+
+	/* A reader may not share at all; a stranger does not see the node. */
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->carol, id, f->dave, CB_ROLE_NONE), CB_ERR_ACCESS);
+	char eve[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(eve), 0);
+	assert_int_equal(store_grant(f->st, eve, id, f->carol, CB_ROLE_NONE), CB_ERR_NOTFOUND);
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_READER);
+	node_clear(&n);
+}
+
+static void test_grant_invalid_targets(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], ghost[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "x.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->alice, CB_ROLE_READER), CB_ERR_INVAL);
+	assert_int_equal(store_grant(f->st, NULL, id, f->alice, CB_ROLE_WRITER), CB_ERR_INVAL);
+
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(store_grant(f->st, f->alice, id, ghost, CB_ROLE_READER), CB_ERR_NOTFOUND);
+
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 0);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->alice), CB_ROLE_OWNER);
+	node_clear(&n);
+
+	/* Unknown node. */
+	assert_int_equal(store_grant(f->st, f->alice, ghost, f->bob, CB_ROLE_READER), CB_ERR_NOTFOUND);
+}
+
+static void test_purge_removes_grants(void **state)
+{
+	fx *f = (fx *)*state;
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a.txt", NULL, a);
+	mk(f, f->alice, "", "b.txt", NULL, b);
+	assert_int_equal(store_grant(f->st, f->alice, a, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, b, f->bob, CB_ROLE_WRITER), CB_OK);
+
+	assert_int_equal(store_node_purge(f->st, f->alice, a), CB_OK);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], b);
+
+	assert_int_equal(store_node_trash(f->st, f->alice, b), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, b), CB_OK);
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+
+	/* No grant records are left behind for either node. */
+	store_txn txn;
+	assert_int_equal(txn.begin(f->st, false), CB_OK);
+	MDB_stat ms;
+	assert_int_equal(mdb_stat(txn.t, f->st->grants, &ms), 0);
+	assert_int_equal(ms.ms_entries, 0);
+	assert_int_equal(mdb_stat(txn.t, f->st->grants_by_user, &ms), 0);
+	assert_int_equal(ms.ms_entries, 0);
+}
+
+static void test_revision_user_is_actor(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 5);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1], b3[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "doc", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	content(f, f->alice, id, 3, '1', b1);
+	usleep(2000);
+	content(f, f->bob, id, 4, '2', b2);
+	usleep(2000);
+	content(f, f->alice, id, 5, '3', b3);
+
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->bob, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].blob, b1);
+	assert_string_equal(rs.r[0].user, f->bob); /* bob replaced b1 */
+	assert_string_equal(rs.r[1].blob, b2);
+	assert_string_equal(rs.r[1].user, f->alice); /* alice replaced b2 */
+	rseen_free(&rs);
+	assert_int_equal(store_usage(f->st, f->alice), 12);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+}
+
+static void test_reopen_keeps_grants(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "g.txt", "project", id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_COMMENTER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, CB_ANYONE, CB_ROLE_READER), CB_OK);
+	reopen(f);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->bob), CB_ROLE_COMMENTER);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_READER);
+	node_clear(&n);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, "project", collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	gseen gs;
+	memset(&gs, 0, sizeof(gs));
+	assert_int_equal(store_list_grants(f->st, f->bob, id, collect_grant, &gs), CB_OK);
+	assert_int_equal(gs.n, 2);
+	assert_string_equal(gs.users[1], CB_ANYONE);
+}
+
+static void test_purge_owner_drops_shares(void **state)
+{
+	fx *f = (fx *)*state;
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a.txt", NULL, a);
+	mk(f, f->carol, "", "c.txt", NULL, b);
+	assert_int_equal(store_grant(f->st, f->alice, a, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->carol, b, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_purge_owner(f->st, f->alice), CB_OK);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], b);
+}
+
+/* ======================= revisions and usage ======================= */
+
+static void test_set_content(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "c.bin", NULL, id);
+	cb_node before;
+	load(f, id, &before);
+	usleep(5000);
+	content(f, f->alice, id, 11, 'e', blob);
+	fake_md5('e', md5);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.blob, blob);
+	assert_int_equal(g.size, 11);
+	assert_string_equal(g.md5, md5);
+	assert_true(g.modified > before.modified);
+	node_clear(&g);
+	node_clear(&before);
+	assert_int_equal(store_usage(f->st, f->alice), 11);
+
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 0);
+
+	char ghost[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(store_node_set_content(f->st, f->alice, ghost, blob, 11, md5, NULL),
+			 CB_ERR_NOTFOUND);
+}
+
+static void test_revisions_keep_two(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	char id[CB_ID_LEN + 1], b[4][CB_ID_LEN + 1], md5[4][33];
+	const size_t size[4] = {10, 20, 30, 40};
+	const char md5c[4] = {'1', '2', '3', '4'};
+	mk(f, f->alice, "", "doc", NULL, id);
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			usleep(2000);
+		fake_md5(md5c[i], md5[i]);
+		content(f, f->alice, id, size[i], md5c[i], b[i]);
+	}
+
+	/* The original content b0 fell off the end, with its file. */
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	for (int i = 0; i < 2; i++) {
+		const cb_revision *r = &rs.r[i];
+		assert_true(r->id[0] != 0);
+		assert_string_equal(r->node, id);
+		assert_string_equal(r->user, f->alice);
+		assert_string_equal(r->blob, b[i + 1]);
+		assert_int_equal(r->size, size[i + 1]);
+		assert_string_equal(r->md5, md5[i + 1]);
+		assert_true(r->created > 0);
+		assert_null(r->patch);
+	}
+	assert_string_not_equal(rs.r[0].id, rs.r[1].id);
+	assert_true(rs.r[0].created <= rs.r[1].created);
+	rseen_free(&rs);
+
+	assert_false(blob_exists(f, b[0]));
+	assert_true(blob_exists(f, b[1]));
+	assert_true(blob_exists(f, b[2]));
+	assert_true(blob_exists(f, b[3]));
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.blob, b[3]);
+	assert_int_equal(g.size, 40);
+	assert_string_equal(g.md5, md5[3]);
+	node_clear(&g);
+
+	assert_int_equal(store_usage(f->st, f->alice), 20 + 30 + 40);
+}
+
+static void test_revisions_three_contents(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1], b3[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "doc", NULL, id);
+	content(f, f->alice, id, 1, '1', b1);
+	usleep(2000);
+	content(f, f->alice, id, 2, '2', b2);
+	usleep(2000);
+	content(f, f->alice, id, 4, '3', b3);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].blob, b1);
+	assert_int_equal(rs.r[0].size, 1);
+	assert_string_equal(rs.r[1].blob, b2);
+	assert_int_equal(rs.r[1].size, 2);
+	rseen_free(&rs);
+	assert_true(blob_exists(f, b1) && blob_exists(f, b2) && blob_exists(f, b3));
+	assert_int_equal(store_usage(f->st, f->alice), 7);
+}
+
+/* Changes in quick succession land in the same millisecond; the order of
+ * revisions (and which ones the trim drops) must still be chronological. */
+static void test_revisions_order_same_ms(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 100);
+	enum { N = 40 };
+	char id[CB_ID_LEN + 1], b[N][CB_ID_LEN + 1];
+	mk(f, f->alice, "", "fast", NULL, id);
+	for (int i = 0; i < N; i++)
+		content(f, f->alice, id, (size_t)i + 1, 'a', b[i]);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, N - 1);
+	/* Oldest first even when several changes share a millisecond. */
+	for (int i = 0; i < N - 1; i++) {
+		if (strcmp(rs.r[i].blob, b[i]))
+			print_error("revision %d: %s\n", i,
+				    "out of order (same-ms tie broken by the random revision id)");
+		assert_string_equal(rs.r[i].blob, b[i]);
+		assert_int_equal(rs.r[i].size, (uint64_t)i + 1);
+	}
+	rseen_free(&rs);
+}
+
+static void test_revisions_trim_same_ms(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	enum { N = 30 };
+	char id[CB_ID_LEN + 1], b[N][CB_ID_LEN + 1];
+	mk(f, f->alice, "", "fast", NULL, id);
+	for (int i = 0; i < N; i++)
+		content(f, f->alice, id, (size_t)i + 1, 'a', b[i]);
+	/* Kept: the two newest previous contents; everything older is gone. */
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].blob, b[N - 3]);
+	assert_string_equal(rs.r[1].blob, b[N - 2]);
+	rseen_free(&rs);
+	for (int i = 0; i < N - 3; i++)
+		assert_false(blob_exists(f, b[i]));
+	assert_true(blob_exists(f, b[N - 3]));
+	assert_true(blob_exists(f, b[N - 2]));
+	assert_true(blob_exists(f, b[N - 1]));
+	assert_int_equal(store_usage(f->st, f->alice), (N - 2) + (N - 1) + N);
+}
+
+static void test_revision_patch(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 3);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1], b3[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "patched.json", NULL, id);
+	cJSON *patch =
+		cJSON_Parse("[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1},"
+			    "{\"op\":\"add\",\"path\":\"/b/-\",\"value\":{\"x\":[true]}}]");
+	assert_non_null(patch);
+	content(f, f->alice, id, 3, '1', b1);
+	usleep(2000);
+	content(f, f->alice, id, 4, '2', b2, patch);
+	cJSON_Delete(patch); /* copied by the store */
+	usleep(2000);
+	content(f, f->alice, id, 5, '3', b3);
+
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].blob, b1);
+	assert_non_null(rs.r[0].patch);
+	cJSON *want =
+		cJSON_Parse("[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1},"
+			    "{\"op\":\"add\",\"path\":\"/b/-\",\"value\":{\"x\":[true]}}]");
+	assert_true(cJSON_Compare(rs.r[0].patch, want, true));
+	cJSON_Delete(want);
+	assert_string_equal(rs.r[1].blob, b2);
+	assert_null(rs.r[1].patch);
+	rseen_free(&rs);
+}
+
+static void test_revisions_keep_zero(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 0);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "nohist", NULL, id);
+	content(f, f->alice, id, 8, '1', b1);
+	content(f, f->alice, id, 9, '2', b2);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 0);
+	assert_false(blob_exists(f, b1));
+	assert_true(blob_exists(f, b2));
+	assert_int_equal(store_usage(f->st, f->alice), 9);
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.blob, b2);
+	node_clear(&g);
+}
+
+static void test_usage_trash_and_purge(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	char a[CB_ID_LEN + 1], c[CB_ID_LEN + 1], b[3][CB_ID_LEN + 1], cb[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a", NULL, a);
+	mk(f, f->alice, "", "c", NULL, c);
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			usleep(2000);
+		content(f, f->alice, a, 100u << i, 'a', b[i]);
+	}
+	content(f, f->alice, c, 1000, 'c', cb);
+	assert_int_equal(store_usage(f->st, f->alice), 100 + 200 + 400 + 1000);
+
+	/* The trash keeps content (it can come back). */
+	assert_int_equal(store_node_trash(f->st, f->alice, a), CB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_true(blob_exists(f, b[i]));
+	assert_int_equal(store_usage(f->st, f->alice), 100 + 200 + 400 + 1000);
+
+	assert_int_equal(store_node_purge(f->st, f->alice, a), CB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_false(blob_exists(f, b[i]));
+	assert_int_equal(store_usage(f->st, f->alice), 1000);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, NULL, a, collect_rev, &rs), CB_ERR_NOTFOUND);
+	assert_int_equal(rs.n, 0);
+
+	assert_int_equal(store_node_purge(f->st, f->alice, c), CB_OK);
+	assert_false(blob_exists(f, cb));
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+}
+
+static void test_purge_owner(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1], t[CB_ID_LEN + 1], other[CB_ID_LEN + 1];
+	char ba[CB_ID_LEN + 1], ba2[CB_ID_LEN + 1], bt[CB_ID_LEN + 1], bo[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a", "project", a);
+	mk(f, f->alice, "dir", "b", NULL, b);
+	mk(f, f->alice, "", "t", NULL, t);
+	mk(f, f->bob, "", "a", "project", other);
+	content(f, f->alice, a, 10, '1', ba);
+	usleep(2000);
+	content(f, f->alice, a, 20, '2', ba2);
+	content(f, f->alice, t, 30, '3', bt);
+	content(f, f->bob, other, 40, '4', bo);
+	assert_int_equal(store_node_trash(f->st, f->alice, t), CB_OK);
+
+	assert_int_equal(store_purge_owner(f->st, f->alice), CB_OK);
+
+	assert_int_equal(get_status(f, NULL, a), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, NULL, b), CB_ERR_NOTFOUND);
+	assert_int_equal(get_status(f, NULL, t), CB_ERR_NOTFOUND);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 0);
+	assert_false(blob_exists(f, ba));
+	assert_false(blob_exists(f, ba2));
+	assert_false(blob_exists(f, bt));
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+
+	/* bob's things are untouched. */
+	assert_int_equal(get_status(f, f->bob, other), CB_OK);
+	assert_true(blob_exists(f, bo));
+	assert_int_equal(store_usage(f->st, f->bob), 40);
+
+	/* The names are free again; purging an owner with nothing is fine. */
+	char again[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a", "project", again);
+	assert_int_equal(store_purge_owner(f->st, f->carol), CB_OK);
+}
+
+/* ======================= persistence ======================= */
+
+static void test_reopen_keeps_everything(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 2);
+	char id[CB_ID_LEN + 1], tr[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	cb_node n;
+	node_fill(&n, "p/q", "keep.json", "project");
+	snprintf(n.mime, sizeof(n.mime), "application/json");
+	n.meta = cJSON_Parse("{\"name\":\"kept\",\"n\":[1,2]}");
+	cJSON_AddItemToArray(n.tags, cJSON_CreateString("tag"));
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	snprintf(id, sizeof(id), "%s", n.id);
+	content(f, f->alice, id, 6, '1', b1);
+	usleep(2000);
+	content(f, f->alice, id, 7, '2', b2);
+	set_anyone(f, f->alice, id, CB_ROLE_READER);
+	mk(f, f->alice, "", "bin.txt", NULL, tr);
+	assert_int_equal(store_node_trash(f->st, f->alice, tr), CB_OK);
+
+	reopen(f);
+
+	cb_node g;
+	load(f, id, &g, CB_NODE_META);
+	assert_string_equal(g.name, "keep.json");
+	assert_string_equal(g.parent, "p/q");
+	assert_string_equal(g.kind, "project");
+	assert_string_equal(g.mime, "application/json");
+	assert_string_equal(g.owner, f->alice);
+	assert_string_equal(g.blob, b2);
+	assert_int_equal(g.size, 7);
+	assert_int_equal(g.anyone, CB_ROLE_READER);
+	assert_int_equal(g.created, n.created);
+	assert_true(cJSON_Compare(g.meta, n.meta, true));
+	assert_true(cJSON_Compare(g.tags, n.tags, true));
+	node_clear(&g);
+	node_clear(&n);
+
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->bob, f->alice, "p/q", "keep.json", &g), CB_OK);
+	node_clear(&g);
+	seen s;
+	seen_reset(&s);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], tr);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].blob, b1);
+	rseen_free(&rs);
+	assert_int_equal(store_usage(f->st, f->alice), 13);
+
+	/* Names stay taken across the reopen. */
+	char dup[CB_ID_LEN + 1];
+	assert_int_equal(create(f, f->alice, "p/q", "keep.json", NULL, dup), CB_ERR_EXISTS);
+}
+
+static void test_schema_mismatch(void **state)
+{
+	fx *f = (fx *)*state;
+	MDB_txn *t;
+	assert_int_equal(mdb_txn_begin(f->st->env, NULL, 0, &t), 0);
+	MDB_val k = {6, (void *)"schema"}, v = {3, (void *)"999"};
+	assert_int_equal(mdb_put(t, f->st->info, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	cb_store *st = (cb_store *)&k; /* must be reset to NULL */
+	assert_int_equal(store_open(&f->cfg, &st), CB_ERR_STATE);
+	assert_null(st);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TU(fn) cmocka_unit_test_setup_teardown(fn, setup_users, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_node_init_and_roles),
+		T(test_create_assigns_fields),
+		T(test_create_by_server_keeps_owner),
+		T(test_get_meta_and_tags),
+		T(test_get_unknown),
+		T(test_find),
+		T(test_update_rename_move_meta),
+		T(test_update_without_meta_keeps_meta),
+		T(test_update_keeps_server_fields),
+		T(test_create_takes_no_content),
+		T(test_update_taken_name),
+		T(test_update_invalid),
+		T(test_trash_leaves_namespace),
+		T(test_recover_in_place),
+		T(test_recover_into_taken_name),
+		T(test_recover_live_is_state),
+		T(test_purge),
+		T(test_name_taken),
+		T(test_name_other_parent_or_owner),
+		T(test_name_suffix),
+		T(test_name_suffix_at_max_length),
+		T(test_name_invalid),
+		T(test_parent_normalized),
+		T(test_parent_invalid),
+		T(test_client_chosen_id),
+		T(test_create_existing_id),
+		T(test_long_parent),
+		T(test_list_children_by_name),
+		T(test_list_children_public_for_stranger),
+		T(test_list_owned_kinds),
+		T(test_visit_stops_early),
+		T(test_role_owner_public_stranger),
+		T(test_access_owner_and_server),
+		T(test_access_stranger_private),
+		T(test_access_public),
+		T(test_mutations_stranger_notfound),
+		T(test_mutations_public_reader),
+		T(test_trashed_public_invisible),
+		TU(test_access_reader_grant),
+		TU(test_access_commenter_grant),
+		TU(test_access_writer_grant),
+		TU(test_trashed_invisible_to_grantees),
+		TU(test_list_children_shared),
+		TU(test_grant_add_change_remove),
+		TU(test_list_grants_anyone_last),
+		TU(test_list_shared),
+		TU(test_writer_shares_readers_only),
+		TU(test_grant_invalid_targets),
+		TU(test_purge_removes_grants),
+		TU(test_revision_user_is_actor),
+		TU(test_reopen_keeps_grants),
+		TU(test_purge_owner_drops_shares),
+		T(test_set_content),
+		T(test_revisions_keep_two),
+		T(test_revisions_three_contents),
+		T(test_revisions_order_same_ms),
+		T(test_revisions_trim_same_ms),
+		T(test_revision_patch),
+		T(test_revisions_keep_zero),
+		T(test_usage_trash_and_purge),
+		T(test_purge_owner),
+		T(test_reopen_keeps_everything),
+		T(test_schema_mismatch),
+	};
+#undef T
+#undef TU
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
