@@ -1,0 +1,92 @@
+/* blob.h: content on disk. An upload streams into <data_dir>/partial/<id>
+ * with pwrite straight from the caller's buffer while MD5 runs over the
+ * same bytes; a checkpoint (every checkpoint_bytes, on close, on
+ * shutdown) fdatasyncs the file and records offset and MD5 state in one
+ * LMDB transaction. Completion verifies size and MD5, fdatasyncs, renames
+ * the file into <data_dir>/blobs/<id> and commits the node in one
+ * transaction. blob_recover() at startup repairs a crash at any point of
+ * that (DESIGN §4).
+ *
+ * An upload carries its target from the start: a node to create (kind,
+ * parent, name, mime, tags, meta) or the id of a node whose content it
+ * replaces. So a crash between rename and commit can be finished by
+ * recovery, and incomplete uploads stay invisible to every listing. */
+#pragma once
+#include <stdint.h>
+#include "cubby/status.h"
+#include "cubby/store.h"
+
+struct cb_upload;
+
+enum cb_upload_mode {
+	CB_UPLOAD_CREATE,  /* a new node; a taken name is CB_ERR_EXISTS */
+	CB_UPLOAD_REPLACE, /* new content for node target->id (a revision) */
+	CB_UPLOAD_PUT,     /* replace the live node of that name, else create */
+};
+
+#define CB_SIZE_UNKNOWN (-1)
+
+struct cb_upload_info {
+	char id[CB_ID_LEN + 1];
+	char owner[CB_ID_LEN + 1];    /* who uploads (the actor) */
+	cb_upload_mode mode;
+	char node[CB_ID_LEN + 1];     /* REPLACE: the target; else the new id */
+	char parent[CB_PATH_MAX + 1]; /* CREATE/PUT: where */
+	char name[CB_NAME_MAX + 1];
+	uint64_t offset;              /* durable bytes (last checkpoint) */
+	int64_t size;                 /* declared size, or CB_SIZE_UNKNOWN */
+	int64_t created, updated;     /* ms */
+};
+
+/* Starts an upload by `actor` of `size` bytes (or CB_SIZE_UNKNOWN) into
+ * target. Refused up front: an invalid name (CB_ERR_INVAL), a taken name
+ * for CREATE (CB_ERR_EXISTS), no write access for REPLACE, a size over
+ * max_upload_size (CB_ERR_TOOBIG), over quota (CB_ERR_QUOTA), or more than
+ * the free space less what other uploads have reserved (CB_ERR_NOSPACE). */
+cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
+		     cb_upload_mode mode, int64_t size, cb_upload **out);
+
+/* Reopens a stored upload of actor's: the partial file is cut back to the
+ * last checkpoint and the MD5 state restored, so the client resumes from
+ * blob_offset(). CB_ERR_STATE when it is open already. */
+cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id,
+		      cb_upload **out);
+
+/* Appends len bytes at offset, which must equal blob_offset()
+ * (CB_ERR_OFFSET otherwise); past the declared size or a limit is
+ * CB_ERR_TOOBIG / CB_ERR_QUOTA / CB_ERR_NOSPACE. Checkpoints by itself
+ * every checkpoint_bytes. */
+cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len);
+cb_status blob_checkpoint(cb_upload *up);
+
+uint64_t blob_offset(const cb_upload *up);         /* bytes received */
+uint64_t blob_durable_offset(const cb_upload *up); /* bytes checkpointed */
+const cb_upload_info *blob_info(const cb_upload *up);
+
+/* Finishes: the size must equal the declared one (CB_ERR_SIZE) and, when
+ * md5 is not NULL, the MD5 of the bytes must equal it (CB_ERR_CHECKSUM,
+ * case-insensitive hex). On CB_OK the node as committed is written to out
+ * (when not NULL) and the handle is freed; on error it stays open. */
+cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out);
+
+/* Checkpoints, closes the file and frees the handle; the upload stays
+ * stored for blob_resume() until partial_ttl passes. */
+void blob_close(cb_upload *up);
+/* Deletes the partial file and the record, frees the handle. */
+void blob_abort(cb_upload *up);
+/* Deletes a stored upload that is not open (CB_ERR_STATE when open). */
+cb_status blob_discard(cb_store *st, const char *actor, const char *upload_id);
+
+typedef int (*cb_upload_visit)(const cb_upload_info *u, void *ctx);
+/* Stored uploads of owner (NULL: everyone's). */
+cb_status blob_list(cb_store *st, const char *owner, cb_upload_visit visit, void *ctx);
+
+/* Startup: commits uploads whose file reached blobs/ before the crash,
+ * cuts partial files back to their checkpoint, removes partial and blob
+ * files nothing refers to. Run before serving. */
+cb_status blob_recover(cb_store *st);
+/* Deletes stored uploads not open and not updated for partial_ttl. */
+size_t blob_expire(cb_store *st, int64_t now);
+
+/* Reads up to len bytes of blob_id at offset; returns bytes read or -1. */
+int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf, size_t len);

@@ -1,0 +1,664 @@
+/* test_blob.cpp: uploads on a real LMDB store and real files: write,
+ * checkpoint, complete; every refusal; a crash (a child process killed
+ * mid-upload) and resume; a crash between rename and commit; orphans;
+ * expiry; quota and free space; offsets past 4 GiB. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <md5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cubby/blob.h"
+#include "cubby/clock.h"
+#include "cubby/config.h"
+#include "cubby/store.h"
+#include "../../src/core/store_internal.h"
+
+struct fixture {
+	char dir[64];
+	cb_config cfg;
+	cb_store *st;
+	char user[CB_ID_LEN + 1];
+};
+
+static int rm_one(const char *path, const struct stat *, int, struct FTW *)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	fixture *f = (fixture *)calloc(1, sizeof(fixture));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-blob-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
+	f->cfg.checkpoint_bytes = 64 * 1024;
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(id_uuid4(f->user), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = (fixture *)*state;
+	store_close(f->st);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void reopen(fixture *f)
+{
+	store_close(f->st);
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+}
+
+/* Deterministic test content. */
+static uint8_t *make_data(size_t len, unsigned seed)
+{
+	uint8_t *p = (uint8_t *)malloc(len ? len : 1);
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (uint8_t)(x >> 16);
+	}
+	return p;
+}
+
+static void md5_hex(const uint8_t *p, size_t len, char out[33])
+{
+	MD5Data(p, len, out);
+}
+
+static void file_target(cb_node *n, const char *parent, const char *name)
+{
+	node_init(n);
+	snprintf(n->parent, sizeof(n->parent), "%s", parent);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->mime, sizeof(n->mime), "application/octet-stream");
+}
+
+static cb_status begin(fixture *f, const char *name, int64_t size, cb_upload **up)
+{
+	cb_node t;
+	file_target(&t, "docs", name);
+	cb_status s = blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, size, up);
+	node_clear(&t);
+	return s;
+}
+
+/* Writes data[from, to) in chunks of `chunk`. */
+static void write_range(cb_upload *up, const uint8_t *data, size_t from, size_t to, size_t chunk)
+{
+	for (size_t off = from; off < to; off += chunk) {
+		size_t n = to - off < chunk ? to - off : chunk;
+		assert_int_equal(blob_write(up, off, data + off, n), CB_OK);
+	}
+}
+
+static void assert_blob_equals(fixture *f, const char *blob_id, const uint8_t *data, size_t len)
+{
+	uint8_t *back = (uint8_t *)malloc(len + 1);
+	assert_int_equal(blob_read(f->st, blob_id, 0, back, len + 1), (int64_t)len);
+	assert_memory_equal(back, data, len);
+	free(back);
+}
+
+static bool exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+static int count_upload(const cb_upload_info *, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_uploads(fixture *f)
+{
+	int n = 0;
+	assert_int_equal(blob_list(f->st, NULL, count_upload, &n), CB_OK);
+	return n;
+}
+
+static void test_write_checkpoint_complete(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 300 * 1024 + 7;
+	uint8_t *data = make_data(len, 1);
+	char md5[33], partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	md5_hex(data, len, md5);
+
+	cb_upload *up;
+	assert_int_equal(begin(f, "a.bin", (int64_t)len, &up), CB_OK);
+	char id[CB_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	store_partial_path(f->st, id, partial, sizeof(partial));
+	assert_true(exists(partial));
+
+	write_range(up, data, 0, len, 10000);
+	assert_int_equal(blob_offset(up), len);
+	/* checkpoints happen every 64 KiB by themselves */
+	assert_true(blob_durable_offset(up) >= len - f->cfg.checkpoint_bytes);
+	assert_true(blob_durable_offset(up) > 0);
+
+	/* the upload is invisible until complete */
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", "a.bin", &n),
+			 CB_ERR_NOTFOUND);
+
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_string_equal(n.name, "a.bin");
+	assert_string_equal(n.parent, "docs");
+	assert_string_equal(n.md5, md5);
+	assert_int_equal(n.size, len);
+	assert_string_equal(n.blob, id);
+	assert_string_equal(n.owner, f->user);
+	assert_string_equal(n.mime, "application/octet-stream");
+	store_blob_path(f->st, id, final_path, sizeof(final_path));
+	assert_false(exists(partial));
+	assert_true(exists(final_path));
+	assert_blob_equals(f, id, data, len);
+	assert_int_equal(count_uploads(f), 0);
+	assert_int_equal(store_usage(f->st, f->user), len);
+
+	node_clear(&n);
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", "a.bin", &n), CB_OK);
+	assert_int_equal(n.size, len);
+	node_clear(&n);
+	free(data);
+}
+
+static void test_empty_file(void **state)
+{
+	fixture *f = (fixture *)*state;
+	cb_upload *up;
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(begin(f, "empty", 0, &up), CB_OK);
+	assert_int_equal(blob_complete(up, "d41d8cd98f00b204e9800998ecf8427e", &n), CB_OK);
+	assert_int_equal(n.size, 0);
+	node_clear(&n);
+}
+
+static void test_md5_mismatch_refused(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 5000;
+	uint8_t *data = make_data(len, 2);
+	cb_upload *up;
+	assert_int_equal(begin(f, "b.bin", (int64_t)len, &up), CB_OK);
+	write_range(up, data, 0, len, 1000);
+	assert_int_equal(blob_complete(up, "00000000000000000000000000000000", NULL),
+			 CB_ERR_CHECKSUM);
+	/* nothing was created, the upload is still there to retry */
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", "b.bin", &n),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(count_uploads(f), 1);
+	/* upper-case hex is the same checksum */
+	char md5[33];
+	md5_hex(data, len, md5);
+	for (char *p = md5; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	node_clear(&n);
+	free(data);
+}
+
+static void test_abort_leaves_nothing(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(100, 3);
+	char partial[CB_DATA_PATH_MAX];
+	cb_upload *up;
+	assert_int_equal(begin(f, "c.bin", 100, &up), CB_OK);
+	store_partial_path(f->st, blob_info(up)->id, partial, sizeof(partial));
+	write_range(up, data, 0, 50, 50);
+	blob_abort(up);
+	assert_false(exists(partial));
+	assert_int_equal(count_uploads(f), 0);
+	free(data);
+}
+
+static void test_refusals(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(100, 4);
+	cb_upload *up;
+	assert_int_equal(begin(f, "d.bin", 100, &up), CB_OK);
+	/* not continuous */
+	assert_int_equal(blob_write(up, 10, data, 10), CB_ERR_OFFSET);
+	assert_int_equal(blob_write(up, 0, data, 60), CB_OK);
+	assert_int_equal(blob_write(up, 0, data, 10), CB_ERR_OFFSET);
+	/* past the declared size */
+	assert_int_equal(blob_write(up, 60, data, 41), CB_ERR_TOOBIG);
+	/* short of the declared size */
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_ERR_SIZE);
+	assert_int_equal(blob_write(up, 60, data + 60, 40), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_OK);
+
+	/* a taken name, an invalid name, a declared size over the limit */
+	assert_int_equal(begin(f, "d.bin", 1, &up), CB_ERR_EXISTS);
+	assert_int_equal(begin(f, "../etc", 1, &up), CB_ERR_INVAL);
+	assert_int_equal(begin(f, "e.bin", (int64_t)f->cfg.max_upload_size + 1, &up), CB_ERR_TOOBIG);
+	assert_null(up);
+
+	/* a size not declared is still bounded by max_upload_size */
+	f->cfg.max_upload_size = 150;
+	assert_int_equal(begin(f, "f.bin", CB_SIZE_UNKNOWN, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, data, 100), CB_OK);
+	assert_int_equal(blob_write(up, 100, data, 51), CB_ERR_TOOBIG);
+	assert_int_equal(blob_write(up, 100, data, 50), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_OK);
+	free(data);
+}
+
+/* The child uploads, checkpoints part of it, writes more and dies without
+ * closing anything: what a crash or kill -9 leaves behind. */
+static void crash_child(fixture *f, const uint8_t *data, size_t len, size_t written)
+{
+	cb_store *st;
+	if (store_open(&f->cfg, &st))
+		_exit(10);
+	cb_node t;
+	file_target(&t, "", "crash.bin");
+	cb_upload *up;
+	if (blob_begin(st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len, &up))
+		_exit(11);
+	for (size_t off = 0; off < written; off += 4096) {
+		size_t n = written - off < 4096 ? written - off : 4096;
+		if (blob_write(up, off, data + off, n))
+			_exit(12);
+	}
+	_exit(0);
+}
+
+static int get_first_upload(const cb_upload_info *u, void *ctx)
+{
+	*(cb_upload_info *)ctx = *u;
+	return 1;
+}
+
+static void test_crash_and_resume(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 200 * 1024 + 123, written = 150 * 1024 + 5;
+	uint8_t *data = make_data(len, 5);
+	char md5[33], partial[CB_DATA_PATH_MAX];
+	md5_hex(data, len, md5);
+
+	store_close(f->st);
+	f->st = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		crash_child(f, data, len, written);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	cb_upload_info info;
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(blob_list(f->st, f->user, get_first_upload, &info), CB_OK);
+	/* back to the last checkpoint: the largest multiple of 64 KiB written */
+	uint64_t checkpoint = (written / f->cfg.checkpoint_bytes) * f->cfg.checkpoint_bytes;
+	assert_int_equal(info.offset, checkpoint);
+	assert_string_equal(info.name, "crash.bin");
+	assert_int_equal(info.size, (int64_t)len);
+	store_partial_path(f->st, info.id, partial, sizeof(partial));
+	struct stat sb;
+	assert_int_equal(stat(partial, &sb), 0);
+	assert_int_equal(sb.st_size, checkpoint);
+
+	/* another user cannot take it over */
+	char stranger[CB_ID_LEN + 1];
+	id_uuid4(stranger);
+	cb_upload *up;
+	assert_int_equal(blob_resume(f->st, stranger, info.id, &up), CB_ERR_NOTFOUND);
+
+	assert_int_equal(blob_resume(f->st, f->user, info.id, &up), CB_OK);
+	assert_int_equal(blob_offset(up), checkpoint);
+	cb_upload *again;
+	assert_int_equal(blob_resume(f->st, f->user, info.id, &again), CB_ERR_STATE);
+	write_range(up, data, checkpoint, len, 7000);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_blob_equals(f, n.blob, data, len);
+	node_clear(&n);
+	free(data);
+}
+
+static void test_close_then_resume(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 10000;
+	uint8_t *data = make_data(len, 6);
+	char md5[33];
+	md5_hex(data, len, md5);
+	cb_upload *up;
+	assert_int_equal(begin(f, "g.bin", (int64_t)len, &up), CB_OK);
+	char id[CB_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	write_range(up, data, 0, 3333, 1000);
+	blob_close(up); /* a disconnect checkpoints everything received */
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	assert_int_equal(blob_resume(f->st, f->user, id, &up), CB_OK);
+	assert_int_equal(blob_offset(up), 3333);
+	write_range(up, data, 3333, len, 1000);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_blob_equals(f, n.blob, data, len);
+	node_clear(&n);
+	free(data);
+}
+
+/* Completion renames the file into blobs/ and then commits; a crash in
+ * between leaves both the record and the file, and recovery commits. */
+static void test_crash_between_rename_and_commit(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 4321;
+	uint8_t *data = make_data(len, 7);
+	char md5[33], partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	md5_hex(data, len, md5);
+	cb_upload *up;
+	assert_int_equal(begin(f, "h.bin", (int64_t)len, &up), CB_OK);
+	char id[CB_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	write_range(up, data, 0, len, 1000);
+	blob_close(up);
+	store_partial_path(f->st, id, partial, sizeof(partial));
+	store_blob_path(f->st, id, final_path, sizeof(final_path));
+	assert_int_equal(rename(partial, final_path), 0);
+
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", "h.bin", &n), CB_OK);
+	assert_string_equal(n.md5, md5);
+	assert_int_equal(n.size, len);
+	assert_string_equal(n.blob, id);
+	assert_int_equal(count_uploads(f), 0);
+	assert_blob_equals(f, id, data, len);
+	node_clear(&n);
+	free(data);
+}
+
+static void test_orphans_removed(void **state)
+{
+	fixture *f = (fixture *)*state;
+	char orphan[CB_ID_LEN + 1], path[CB_DATA_PATH_MAX], path2[CB_DATA_PATH_MAX];
+	id_uuid4(orphan);
+	store_partial_path(f->st, orphan, path, sizeof(path));
+	store_blob_path(f->st, orphan, path2, sizeof(path2));
+	const char *paths[] = {path, path2};
+	for (const char *p : paths) {
+		int fd = open(p, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	/* a stored blob and an upload in progress survive */
+	uint8_t *data = make_data(10, 8);
+	cb_upload *up;
+	assert_int_equal(begin(f, "kept", 10, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, data, 10), CB_OK);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	assert_int_equal(begin(f, "pending", 10, &up), CB_OK);
+	char pending[CB_DATA_PATH_MAX];
+	store_partial_path(f->st, blob_info(up)->id, pending, sizeof(pending));
+	blob_close(up);
+
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	assert_false(exists(path));
+	assert_false(exists(path2));
+	assert_true(exists(pending));
+	assert_blob_equals(f, n.blob, data, 10);
+	node_clear(&n);
+	free(data);
+}
+
+static void test_expiry(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(10, 9);
+	char partial[CB_DATA_PATH_MAX];
+	cb_upload *idle, *open_up;
+	assert_int_equal(begin(f, "idle", 10, &idle), CB_OK);
+	store_partial_path(f->st, blob_info(idle)->id, partial, sizeof(partial));
+	assert_int_equal(blob_write(idle, 0, data, 5), CB_OK);
+	blob_close(idle);
+	assert_int_equal(begin(f, "open", 10, &open_up), CB_OK);
+
+	int64_t now = cb_now_ms();
+	assert_int_equal(blob_expire(f->st, now), 0);
+	int64_t later = now + f->cfg.partial_ttl * 1000 + 1000;
+	/* the open one is in use, however old */
+	assert_int_equal(blob_expire(f->st, later), 1);
+	assert_false(exists(partial));
+	assert_int_equal(count_uploads(f), 1);
+	blob_abort(open_up);
+	free(data);
+}
+
+static void test_quota(void **state)
+{
+	fixture *f = (fixture *)*state;
+	f->cfg.quota = 1000;
+	uint8_t *data = make_data(1000, 10);
+	cb_upload *a, *b;
+	assert_int_equal(begin(f, "q1", 600, &a), CB_OK);
+	/* the first upload's 600 bytes are reserved */
+	assert_int_equal(begin(f, "q2", 600, &b), CB_ERR_QUOTA);
+	assert_int_equal(begin(f, "q2", 400, &b), CB_OK);
+	write_range(a, data, 0, 600, 600);
+	assert_int_equal(blob_complete(a, NULL, NULL), CB_OK);
+	assert_int_equal(store_usage(f->st, f->user), 600);
+	blob_abort(b);
+	/* a size not declared is refused as it crosses the quota */
+	assert_int_equal(begin(f, "q3", CB_SIZE_UNKNOWN, &b), CB_OK);
+	assert_int_equal(blob_write(b, 0, data, 400), CB_OK);
+	assert_int_equal(blob_write(b, 400, data, 1), CB_ERR_QUOTA);
+	blob_abort(b);
+	free(data);
+}
+
+static void test_free_space(void **state)
+{
+	fixture *f = (fixture *)*state;
+	struct statvfs vfs;
+	assert_int_equal(statvfs(f->dir, &vfs), 0);
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	f->cfg.max_upload_size = UINT64_MAX / 2;
+	cb_upload *a, *b;
+	assert_int_equal(begin(f, "big", (int64_t)(avail + (1u << 30)), &a), CB_ERR_NOSPACE);
+	/* two uploads that each fit, but not together */
+	int64_t part = (int64_t)(avail / 10 * 6);
+	assert_int_equal(begin(f, "p1", part, &a), CB_OK);
+	assert_int_equal(begin(f, "p2", part, &b), CB_ERR_NOSPACE);
+	blob_abort(a);
+	assert_int_equal(begin(f, "p2", part, &b), CB_OK);
+	blob_abort(b);
+}
+
+/* Offsets are 64-bit: an upload whose checkpoint lies past 4 GiB resumes
+ * there and lands its bytes at the right place (the file is sparse). */
+static void test_past_4gib(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const uint64_t big = (5ull << 30) + 10;
+	f->cfg.max_upload_size = 8ull << 30;
+	cb_upload *up;
+	assert_int_equal(begin(f, "huge.img", CB_SIZE_UNKNOWN, &up), CB_OK);
+	char id[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	assert_int_equal(blob_write(up, 0, "head", 4), CB_OK);
+	blob_close(up);
+
+	/* as if 5 GiB had arrived and been checkpointed */
+	store_partial_path(f->st, id, partial, sizeof(partial));
+	assert_int_equal(truncate(partial, (off_t)big), 0);
+	{
+		store_txn txn;
+		cJSON *j;
+		assert_int_equal(txn.begin(f->st, true), CB_OK);
+		assert_int_equal(db_get_json(txn.t, f->st->uploads, id, strlen(id), &j), CB_OK);
+		cJSON_ReplaceItemInObject(j, "offset", cJSON_CreateNumber((double)big));
+		assert_int_equal(db_put_json(txn.t, f->st->uploads, id, strlen(id), j), CB_OK);
+		cJSON_Delete(j);
+		assert_int_equal(txn.commit(), CB_OK);
+	}
+	reopen(f);
+	assert_int_equal(blob_resume(f->st, f->user, id, &up), CB_OK);
+	assert_int_equal(blob_offset(up), big);
+	assert_int_equal(blob_write(up, big - 1, "x", 1), CB_ERR_OFFSET);
+	assert_int_equal(blob_write(up, big, "tail", 4), CB_OK);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	assert_int_equal(n.size, big + 4);
+	char buf[8];
+	assert_int_equal(blob_read(f->st, n.blob, big, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "tail", 4);
+	assert_int_equal(blob_read(f->st, n.blob, 0, buf, 4), 4);
+	assert_memory_equal(buf, "head", 4);
+	assert_int_equal(store_usage(f->st, f->user), big + 4);
+	node_clear(&n);
+	/* purging frees the usage and the (sparse) file */
+	char final_path[CB_DATA_PATH_MAX];
+	store_blob_path(f->st, id, final_path, sizeof(final_path));
+	cb_node found;
+	node_init(&found);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", "huge.img", &found), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->user, found.id), CB_OK);
+	assert_false(exists(final_path));
+	assert_int_equal(store_usage(f->st, f->user), 0);
+	node_clear(&found);
+}
+
+static void test_replace_and_put(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *v1 = make_data(100, 11), *v2 = make_data(200, 12), *v3 = make_data(50, 13);
+	cb_upload *up;
+	cb_node n, t;
+	node_init(&n);
+	assert_int_equal(begin(f, "doc.txt", 100, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, v1, 100), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	char first_blob[CB_ID_LEN + 1];
+	snprintf(first_blob, sizeof(first_blob), "%s", n.blob);
+
+	/* REPLACE by id: a new revision */
+	node_init(&t);
+	snprintf(t.id, sizeof(t.id), "%s", n.id);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 200, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, v2, 200), CB_OK);
+	cb_node r;
+	node_init(&r);
+	assert_int_equal(blob_complete(up, NULL, &r), CB_OK);
+	assert_string_equal(r.id, n.id);
+	assert_int_equal(r.size, 200);
+	assert_blob_equals(f, r.blob, v2, 200);
+	assert_blob_equals(f, first_blob, v1, 100); /* kept as a revision */
+	node_clear(&r);
+
+	/* a stranger may not replace it: not found */
+	char stranger[CB_ID_LEN + 1];
+	id_uuid4(stranger);
+	assert_int_equal(blob_begin(f->st, stranger, &t, CB_UPLOAD_REPLACE, 1, &up), CB_ERR_NOTFOUND);
+	node_clear(&t);
+
+	/* PUT by name replaces the live node of that name */
+	file_target(&t, "docs", "doc.txt");
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, v3, 50), CB_OK);
+	node_init(&r);
+	assert_int_equal(blob_complete(up, NULL, &r), CB_OK);
+	assert_string_equal(r.id, n.id);
+	assert_int_equal(r.size, 50);
+	node_clear(&r);
+	/* ... and creates it when there is none */
+	snprintf(t.name, sizeof(t.name), "new.txt");
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, v3, 50), CB_OK);
+	node_init(&r);
+	assert_int_equal(blob_complete(up, NULL, &r), CB_OK);
+	assert_string_not_equal(r.id, n.id);
+	assert_string_equal(r.name, "new.txt");
+	node_clear(&r);
+	node_clear(&t);
+	node_clear(&n);
+	free(v1);
+	free(v2);
+	free(v3);
+}
+
+static void test_discard(void **state)
+{
+	fixture *f = (fixture *)*state;
+	cb_upload *up;
+	assert_int_equal(begin(f, "x", 10, &up), CB_OK);
+	char id[CB_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	assert_int_equal(blob_discard(f->st, f->user, id), CB_ERR_STATE); /* open */
+	blob_close(up);
+	char stranger[CB_ID_LEN + 1];
+	id_uuid4(stranger);
+	assert_int_equal(blob_discard(f->st, stranger, id), CB_ERR_NOTFOUND);
+	assert_int_equal(blob_discard(f->st, f->user, id), CB_OK);
+	assert_int_equal(count_uploads(f), 0);
+	assert_int_equal(blob_discard(f->st, f->user, id), CB_ERR_NOTFOUND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_checkpoint_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_md5_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_and_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_then_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_between_rename_and_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_past_4gib, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_and_put, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("blob", tests, NULL, NULL);
+}
