@@ -1,0 +1,692 @@
+/* test_auth.cpp: users, PBKDF2, sessions, failed-login limits and the
+ * first-start admin, each test on a real store in a fresh directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+/* cmocka 1.1's header declares its functions without extern "C" */
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sha2.h>
+
+#include "cubby/auth.h"
+#include "cubby/clock.h"
+#include "cubby/config.h"
+#include "cubby/store.h"
+#include "../../src/core/store_internal.h"
+
+struct fixture {
+	char dir[64];
+	cb_config cfg;
+	cb_store *st;
+};
+
+static int setup(void **state)
+{
+	fixture *f = (fixture *)calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-auth-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
+	f->cfg.pbkdf2_iterations = 1000;
+	f->cfg.meta_max_size = 16 << 20;
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *, int, struct FTW *)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	fixture *f = (fixture *)*state;
+	store_close(f->st);
+	int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+static cb_store *store_of(void **state)
+{
+	return ((fixture *)*state)->st;
+}
+
+static cb_config *cfg_of(void **state)
+{
+	return &((fixture *)*state)->cfg;
+}
+
+/* ---- PBKDF2 ---- */
+
+static void check_pbkdf2(const char *pass, size_t passlen, const char *salt, size_t saltlen,
+			 unsigned c, const char *want_hex)
+{
+	uint8_t out[128];
+	char hex[257];
+	size_t dklen = strlen(want_hex) / 2;
+	assert_true(dklen <= sizeof(out));
+	pbkdf2_hmac_sha256(pass, passlen, salt, saltlen, c, out, dklen);
+	hex_encode(out, dklen, hex);
+	assert_string_equal(hex, want_hex);
+}
+
+#define PBKDF2(p, s, c, want) check_pbkdf2(p, sizeof(p) - 1, s, sizeof(s) - 1, c, want)
+
+static void test_pbkdf2_vectors(void **)
+{
+	/* RFC 7914 §11 */
+	PBKDF2("passwd", "salt", 1,
+	       "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+	       "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
+	PBKDF2("Password", "NaCl", 80000,
+	       "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+	       "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d");
+	/* the widely published RFC 6070-style SHA-256 vectors */
+	PBKDF2("password", "salt", 1,
+	       "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
+	PBKDF2("password", "salt", 2,
+	       "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43");
+	PBKDF2("password", "salt", 4096,
+	       "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
+	PBKDF2("passwordPASSWORDpassword", "saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096,
+	       "348c89dbcbd32b2f32d814b8116e84cf2b17347ebc1800181c4e2a1fb8dd53e1c635518c7dac47e9");
+	PBKDF2("pass\0word", "sa\0lt", 4096, "89b69d0516f829893c696226650a8687");
+}
+
+static void test_pbkdf2_key_lengths(void **)
+{
+	/* values from Python's hashlib.pbkdf2_hmac('sha256', ...) */
+	char key[100];
+	memset(key, 'k', sizeof(key));
+	/* longer than a block: the key is hashed first */
+	check_pbkdf2(key, 100, "salt", 4, 3,
+		     "219c68bb88f1010f4a763b7c8fd58639c2280baf6820814c6d404891fcd85c3d");
+	/* exactly one block: used as it is */
+	check_pbkdf2(key, 64, "salt", 4, 3,
+		     "59e38449e5b5499366e8ef715d2cb11880bafafa02ff5699caa77948092dc60c");
+	check_pbkdf2("", 0, "salt", 4, 2,
+		     "62384466264daadc4144018c6bd864648272b34da8980d31521ffcce92ae003b");
+}
+
+/* ---- checks ---- */
+
+static void test_check_name_password(void **)
+{
+	assert_null(auth_check_name("alice"));
+	assert_null(auth_check_name("a"));
+	assert_null(auth_check_name("0.x_y-Z"));
+	assert_null(auth_check_name("abcdefghijklmnopqrstuvwxyz012345")); /* 32 */
+	assert_non_null(auth_check_name(""));
+	assert_non_null(auth_check_name("abcdefghijklmnopqrstuvwxyz0123456")); /* 33 */
+	assert_non_null(auth_check_name("a b"));
+	assert_non_null(auth_check_name("../x"));
+	assert_non_null(auth_check_name("-x"));
+	assert_non_null(auth_check_name(".x"));
+	assert_non_null(auth_check_name("_x"));
+	assert_non_null(auth_check_name("\xc3\xbcn\xc3\xaf")); /* "ünï" */
+	assert_non_null(auth_check_name("a/b"));
+
+	char big[CB_PASS_MAX + 2];
+	memset(big, 'p', sizeof(big));
+	big[CB_PASS_MAX + 1] = 0;
+	assert_non_null(auth_check_password(big));
+	big[CB_PASS_MAX] = 0;
+	assert_null(auth_check_password(big));
+	assert_non_null(auth_check_password(""));
+	assert_null(auth_check_password("x"));
+}
+
+/* ---- users ---- */
+
+/* The stored record of name, or NULL. */
+static cJSON *user_record(cb_store *st, const char *name)
+{
+	store_txn txn;
+	cJSON *j = NULL;
+	assert_int_equal(txn.begin(st, false), CB_OK);
+	if (db_get_json(txn.t, st->users, name, strlen(name), &j))
+		return NULL;
+	return j;
+}
+
+static void test_user_create_get(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u, g;
+	int64_t before = cb_now_ms();
+	assert_int_equal(auth_user_create(st, "alice", "secret", false, &u), CB_OK);
+	assert_true(id_is_uuid(u.id));
+	assert_string_equal(u.name, "alice");
+	assert_false(u.admin);
+	assert_true(u.created >= before && u.created <= cb_now_ms());
+
+	assert_int_equal(auth_user_get(st, "alice", &g), CB_OK);
+	assert_string_equal(g.id, u.id);
+	assert_string_equal(g.name, "alice");
+	assert_false(g.admin);
+	assert_int_equal(g.created, u.created);
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(auth_user_by_id(st, u.id, &g), CB_OK);
+	assert_string_equal(g.name, "alice");
+	assert_string_equal(g.id, u.id);
+
+	cJSON *j = user_record(st, "alice");
+	assert_non_null(j);
+	assert_int_equal(json_int(j, "iterations"), 1000);
+	assert_int_equal(strlen(json_str(j, "salt")), 32);
+	assert_int_equal(strlen(json_str(j, "hash")), 64);
+	assert_string_equal(json_str(j, "id"), u.id);
+	cJSON_Delete(j);
+
+	/* taken; names are case-sensitive */
+	assert_int_equal(auth_user_create(st, "alice", "other", true, NULL), CB_ERR_EXISTS);
+	cb_user a2;
+	assert_int_equal(auth_user_create(st, "Alice", "other", true, &a2), CB_OK);
+	assert_true(a2.admin);
+	assert_string_not_equal(a2.id, u.id);
+
+	assert_int_equal(auth_user_get(st, "bob", &g), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_user_get(st, "", &g), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_user_by_id(st, "00000000-0000-4000-8000-000000000000", &g),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(auth_user_by_id(st, "", &g), CB_ERR_NOTFOUND);
+}
+
+static void test_user_create_invalid(void **state)
+{
+	cb_store *st = store_of(state);
+	static const char *const bad[] = {
+		"", "abcdefghijklmnopqrstuvwxyz0123456", "a b", "../x", "-x", "\xc3\xbcn\xc3\xaf",
+	};
+	for (const char *name : bad)
+		assert_int_equal(auth_user_create(st, name, "pw", false, NULL), CB_ERR_INVAL);
+
+	char big[CB_PASS_MAX + 2];
+	memset(big, 'p', sizeof(big));
+	big[CB_PASS_MAX + 1] = 0;
+	assert_int_equal(auth_user_create(st, "bob", "", false, NULL), CB_ERR_INVAL);
+	assert_int_equal(auth_user_create(st, "bob", big, false, NULL), CB_ERR_INVAL);
+	cb_user u;
+	assert_int_equal(auth_user_get(st, "bob", &u), CB_ERR_NOTFOUND);
+	big[CB_PASS_MAX] = 0;
+	assert_int_equal(auth_user_create(st, "bob", big, false, NULL), CB_OK);
+	assert_int_equal(auth_verify(st, "bob", big, "", cb_now_ms(), &u), CB_OK);
+}
+
+static void test_verify(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u, v;
+	int64_t now = cb_now_ms();
+	assert_int_equal(auth_user_create(st, "vera", "right horse", true, &u), CB_OK);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(auth_verify(st, "vera", "right horse", "192.0.2.1", now, &v), CB_OK);
+	assert_string_equal(v.id, u.id);
+	assert_string_equal(v.name, "vera");
+	assert_true(v.admin);
+	assert_int_equal(auth_verify(st, "vera", "wrong horse", "", now, &v), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "vera", "", "", now, &v), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-v", "right horse", "", now, &v), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "Vera", "right horse", "", now, &v), CB_ERR_AUTH);
+	char longname[600];
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_int_equal(auth_verify(st, longname, "x", "", now, &v), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "vera", "right horse", "", now, &v), CB_OK);
+}
+
+/* The stored iteration count is used, not the current config's. */
+static void test_iterations_kept(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	assert_int_equal(auth_user_create(st, "iris", "pw1", false, NULL), CB_OK);
+	cfg_of(state)->pbkdf2_iterations = 1500;
+	assert_int_equal(auth_verify(st, "iris", "pw1", "", cb_now_ms(), &u), CB_OK);
+	assert_int_equal(auth_user_create(st, "ivan", "pw2", false, NULL), CB_OK);
+	cJSON *j = user_record(st, "ivan");
+	assert_int_equal(json_int(j, "iterations"), 1500);
+	cJSON_Delete(j);
+	assert_int_equal(auth_verify(st, "ivan", "pw2", "", cb_now_ms(), &u), CB_OK);
+}
+
+static void test_set_password(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	int64_t now = cb_now_ms();
+	assert_int_equal(auth_user_create(st, "sam", "old", false, NULL), CB_OK);
+	cJSON *j = user_record(st, "sam");
+	char salt[33];
+	snprintf(salt, sizeof(salt), "%s", json_str(j, "salt"));
+	cJSON_Delete(j);
+
+	assert_int_equal(auth_set_password(st, "sam", "new"), CB_OK);
+	assert_int_equal(auth_verify(st, "sam", "old", "", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "sam", "new", "", now, &u), CB_OK);
+	assert_string_equal(u.name, "sam");
+	j = user_record(st, "sam");
+	assert_string_not_equal(json_str(j, "salt"), salt);
+	assert_string_equal(json_str(j, "name"), "sam");
+	cJSON_Delete(j);
+
+	assert_int_equal(auth_set_password(st, "sam", ""), CB_ERR_INVAL);
+	assert_int_equal(auth_set_password(st, "nobody-s", "pw"), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_verify(st, "sam", "new", "", now, &u), CB_OK);
+}
+
+static bool usage_entry(cb_store *st, const char *user)
+{
+	store_txn txn;
+	assert_int_equal(txn.begin(st, false), CB_OK);
+	MDB_val k = {strlen(user), (void *)user}, v;
+	return mdb_get(txn.t, st->usage, &k, &v) == 0;
+}
+
+static int count_grant(const char *, cb_role, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_user_delete(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user d, keep, u;
+	char tok_d[CB_TOKEN_LEN + 1], tok_keep[CB_TOKEN_LEN + 1];
+	int64_t now = cb_now_ms();
+	assert_int_equal(auth_user_create(st, "dora", "pw", false, &d), CB_OK);
+	assert_int_equal(auth_user_create(st, "kim", "pw", false, &keep), CB_OK);
+	assert_int_equal(auth_session_create(st, &d, now, tok_d), CB_OK);
+	assert_int_equal(auth_session_create(st, &d, now, tok_d), CB_OK);
+	assert_int_equal(auth_session_create(st, &keep, now, tok_keep), CB_OK);
+
+	cb_node n, m;
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "notes.txt");
+	assert_int_equal(store_node_create(st, d.id, &n, 0), CB_OK);
+	char blob[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(blob), 0);
+	assert_int_equal(store_node_set_content(st, d.id, n.id, blob, 100,
+						"00000000000000000000000000000000", NULL), CB_OK);
+	node_init(&m);
+	snprintf(m.name, sizeof(m.name), "kept.txt");
+	assert_int_equal(store_node_create(st, keep.id, &m, 0), CB_OK);
+	assert_int_equal(store_usage(st, d.id), 100);
+	assert_true(usage_entry(st, d.id));
+	/* kim shares a node with dora: the grant goes with dora */
+	assert_int_equal(store_grant(st, keep.id, m.id, d.id, CB_ROLE_READER), CB_OK);
+	int grants = 0;
+	assert_int_equal(store_list_grants(st, keep.id, m.id, count_grant, &grants), CB_OK);
+	assert_int_equal(grants, 1);
+
+	assert_int_equal(auth_user_delete(st, "dora"), CB_OK);
+	assert_int_equal(auth_user_get(st, "dora", &u), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_user_by_id(st, d.id, &u), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_session_check(st, tok_d, now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "dora", "pw", "", now, &u), CB_ERR_AUTH);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_get(st, NULL, n.id, &g, 0), CB_ERR_NOTFOUND);
+	assert_false(usage_entry(st, d.id));
+
+	/* only dora's session went: one left */
+	{
+		store_txn txn;
+		MDB_stat ms;
+		assert_int_equal(txn.begin(st, false), CB_OK);
+		assert_int_equal(mdb_stat(txn.t, st->sessions, &ms), 0);
+		assert_int_equal(ms.ms_entries, 1);
+	}
+	assert_int_equal(auth_session_check(st, tok_keep, now, &u), CB_OK);
+	assert_string_equal(u.id, keep.id);
+	assert_int_equal(store_node_get(st, NULL, m.id, &g, 0), CB_OK);
+	assert_string_equal(g.name, "kept.txt");
+	grants = 0;
+	assert_int_equal(store_list_grants(st, keep.id, m.id, count_grant, &grants), CB_OK);
+	assert_int_equal(grants, 0);
+	{
+		store_txn txn;
+		MDB_stat ms;
+		assert_int_equal(txn.begin(st, false), CB_OK);
+		assert_int_equal(mdb_stat(txn.t, st->grants_by_user, &ms), 0);
+		assert_int_equal(ms.ms_entries, 0);
+	}
+
+	assert_int_equal(auth_user_delete(st, "dora"), CB_ERR_NOTFOUND);
+	/* the name is free again */
+	assert_int_equal(auth_user_create(st, "dora", "pw2", false, &u), CB_OK);
+	assert_string_not_equal(u.id, d.id);
+
+	node_clear(&n);
+	node_clear(&m);
+	node_clear(&g);
+}
+
+/* ---- sessions ---- */
+
+static bool all_hex(const char *s)
+{
+	return strspn(s, "0123456789abcdef") == strlen(s);
+}
+
+static void test_session_create_check_delete(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user a, u;
+	char t1[CB_TOKEN_LEN + 1], t2[CB_TOKEN_LEN + 1];
+	int64_t now = cb_now_ms();
+	assert_int_equal(auth_user_create(st, "sue", "pw", true, &a), CB_OK);
+	assert_int_equal(auth_session_create(st, &a, now, t1), CB_OK);
+	assert_int_equal(auth_session_create(st, &a, now, t2), CB_OK);
+	assert_int_equal(strlen(t1), CB_TOKEN_LEN);
+	assert_true(all_hex(t1));
+	assert_int_equal(strlen(t2), CB_TOKEN_LEN);
+	assert_string_not_equal(t1, t2);
+
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(auth_session_check(st, t1, now + 1000, &u), CB_OK);
+	assert_string_equal(u.id, a.id);
+	assert_string_equal(u.name, "sue");
+	assert_true(u.admin);
+	assert_int_equal(u.created, a.created);
+
+	/* only the SHA-256 of the token is a key */
+	{
+		uint8_t key[SHA256_DIGEST_LENGTH];
+		SHA2_CTX c;
+		SHA256Init(&c);
+		SHA256Update(&c, (const uint8_t *)t1, CB_TOKEN_LEN);
+		SHA256Final(key, &c);
+		store_txn txn;
+		assert_int_equal(txn.begin(st, false), CB_OK);
+		MDB_val k = {CB_TOKEN_LEN, t1}, v;
+		assert_int_equal(mdb_get(txn.t, st->sessions, &k, &v), MDB_NOTFOUND);
+		uint8_t raw[CB_TOKEN_LEN / 2];
+		assert_int_equal(hex_decode(t1, raw, sizeof(raw)), 0);
+		k = {sizeof(raw), raw};
+		assert_int_equal(mdb_get(txn.t, st->sessions, &k, &v), MDB_NOTFOUND);
+		cJSON *j;
+		assert_int_equal(db_get_json(txn.t, st->sessions, key, sizeof(key), &j), CB_OK);
+		assert_string_equal(json_str(j, "user"), a.id);
+		assert_int_equal(json_int(j, "created"), now);
+		assert_int_equal(json_int(j, "expires"), now + cfg_of(state)->session_ttl * 1000);
+		cJSON_Delete(j);
+	}
+
+	assert_int_equal(auth_session_delete(st, t1), CB_OK);
+	assert_int_equal(auth_session_check(st, t1, now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_session_delete(st, t1), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_session_check(st, t2, now, &u), CB_OK);
+
+	/* malformed and unknown tokens */
+	assert_int_equal(auth_session_check(st, "", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_session_check(st, "abc", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_session_delete(st, "abc"), CB_ERR_NOTFOUND);
+	char other[CB_TOKEN_LEN + 1];
+	memset(other, '0', CB_TOKEN_LEN);
+	other[CB_TOKEN_LEN] = 0;
+	assert_int_equal(auth_session_check(st, other, now, &u), CB_ERR_AUTH);
+	char longer[CB_TOKEN_LEN + 2];
+	snprintf(longer, sizeof(longer), "%sa", t2);
+	assert_int_equal(auth_session_check(st, longer, now, &u), CB_ERR_AUTH);
+}
+
+static void test_session_expiry(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user a, u;
+	char t[CB_TOKEN_LEN + 1];
+	const int64_t now = 1700000000000LL;
+	cfg_of(state)->session_ttl = 60;
+	assert_int_equal(auth_user_create(st, "eve", "pw", false, &a), CB_OK);
+	assert_int_equal(auth_session_create(st, &a, now, t), CB_OK);
+	assert_int_equal(auth_session_check(st, t, now + 60000 - 1, &u), CB_OK);
+	assert_string_equal(u.id, a.id);
+	assert_int_equal(auth_session_check(st, t, now + 60000, &u), CB_ERR_AUTH);
+	/* an expired session is deleted on sight */
+	assert_int_equal(auth_session_delete(st, t), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_session_check(st, t, now, &u), CB_ERR_AUTH);
+}
+
+static void test_session_user_gone(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user ghost, u;
+	char t[CB_TOKEN_LEN + 1];
+	memset(&ghost, 0, sizeof(ghost));
+	snprintf(ghost.id, sizeof(ghost.id), "00000000-0000-4000-8000-000000000000");
+	snprintf(ghost.name, sizeof(ghost.name), "ghost");
+	int64_t now = cb_now_ms();
+	assert_int_equal(auth_session_create(st, &ghost, now, t), CB_OK);
+	assert_int_equal(auth_session_check(st, t, now, &u), CB_ERR_AUTH);
+}
+
+static void test_sessions_expire(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user a, u;
+	char t1[CB_TOKEN_LEN + 1], t2[CB_TOKEN_LEN + 1], t3[CB_TOKEN_LEN + 1];
+	const int64_t now = 1700000000000LL;
+	cfg_of(state)->session_ttl = 100;
+	assert_int_equal(auth_user_create(st, "exp", "pw", false, &a), CB_OK);
+	assert_int_equal(auth_sessions_expire(st, now), 0);
+	assert_int_equal(auth_session_create(st, &a, now, t1), CB_OK);
+	assert_int_equal(auth_session_create(st, &a, now + 10000, t2), CB_OK);
+	assert_int_equal(auth_session_create(st, &a, now + 50000, t3), CB_OK);
+	/* t1 expires at now+100s, t2 at now+110s, t3 at now+150s */
+	assert_int_equal(auth_sessions_expire(st, now + 99999), 0);
+	assert_int_equal(auth_sessions_expire(st, now + 110000), 2);
+	assert_int_equal(auth_sessions_expire(st, now + 110000), 0);
+	assert_int_equal(auth_session_delete(st, t1), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_session_delete(st, t2), CB_ERR_NOTFOUND);
+	assert_int_equal(auth_session_check(st, t3, now + 110000, &u), CB_OK);
+	assert_int_equal(auth_sessions_expire(st, now + 150000), 1);
+	assert_int_equal(auth_session_check(st, t3, now, &u), CB_ERR_AUTH);
+}
+
+/* ---- failed logins ---- */
+
+/* The failure table is process-wide: each test uses its own names and
+ * addresses. */
+static void limits(void **state)
+{
+	cfg_of(state)->login_max_failures = 3;
+	cfg_of(state)->login_window = 60;
+}
+
+static void test_rate_per_user(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	limits(state);
+	assert_int_equal(auth_user_create(st, "rita", "right", false, NULL), CB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_verify(st, "rita", "wrong", "", now + i, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "rita", "right", "", now + 10, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "rita", "wrong", "", now + 59999, &u), CB_ERR_RATE);
+	/* the other user is not affected */
+	assert_int_equal(auth_user_create(st, "rolf", "right", false, NULL), CB_OK);
+	assert_int_equal(auth_verify(st, "rolf", "right", "", now + 10, &u), CB_OK);
+	/* the window is over */
+	assert_int_equal(auth_verify(st, "rita", "right", "", now + 61000, &u), CB_OK);
+	assert_string_equal(u.name, "rita");
+}
+
+static void test_rate_per_address(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	limits(state);
+	assert_int_equal(auth_user_create(st, "anna", "right", false, NULL), CB_OK);
+	/* unknown users and a wrong password all count for the address */
+	assert_int_equal(auth_verify(st, "nobody-a1", "x", "198.51.100.7", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-a2", "x", "198.51.100.7", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "anna", "x", "198.51.100.7", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "anna", "right", "198.51.100.7", now, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "nobody-a3", "x", "198.51.100.7", now, &u), CB_ERR_RATE);
+	/* anna has one failure only: from elsewhere she gets in */
+	assert_int_equal(auth_verify(st, "anna", "right", "198.51.100.8", now, &u), CB_OK);
+	assert_int_equal(auth_verify(st, "anna", "right", "", now, &u), CB_OK);
+	/* a success does not clear the address */
+	assert_int_equal(auth_verify(st, "anna", "right", "198.51.100.7", now + 1, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "anna", "right", "198.51.100.7", now + 60000, &u), CB_OK);
+}
+
+static void test_rate_success_clears(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	limits(state);
+	assert_int_equal(auth_user_create(st, "cleo", "right", false, NULL), CB_OK);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(auth_verify(st, "cleo", "wrong", "", now, &u), CB_ERR_AUTH);
+		assert_int_equal(auth_verify(st, "cleo", "wrong", "", now, &u), CB_ERR_AUTH);
+		assert_int_equal(auth_verify(st, "cleo", "right", "", now, &u), CB_OK);
+	}
+}
+
+/* More failing names than the table holds: the oldest make way, and the
+ * newest are still counted. */
+static void test_rate_table_full(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	char name[32];
+	limits(state);
+	for (int i = 0; i < 520; i++) {
+		snprintf(name, sizeof(name), "flood-%d", i);
+		assert_int_equal(auth_verify(st, name, "x", "", now + i, &u), CB_ERR_AUTH);
+	}
+	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 600, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 601, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 602, &u), CB_ERR_RATE);
+}
+
+/* ---- first start ---- */
+
+static void test_first_start(void **state)
+{
+	cb_store *st = store_of(state);
+	fixture *f = (fixture *)*state;
+	char pw[32], path[128], buf[64];
+	cb_user u;
+	assert_int_equal(auth_first_start(st, pw, sizeof(pw)), CB_OK);
+	assert_int_equal(strlen(pw), 20);
+	assert_int_equal(strspn(pw, "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"), 20);
+
+	snprintf(path, sizeof(path), "%s/initial-password", f->dir);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_int_equal(n, 21);
+	buf[n] = 0;
+	assert_memory_equal(buf, pw, 20);
+	assert_int_equal(buf[20], '\n');
+
+	assert_int_equal(auth_verify(st, "admin", pw, "", cb_now_ms(), &u), CB_OK);
+	assert_string_equal(u.name, "admin");
+	assert_true(u.admin);
+
+	/* users exist: nothing happens */
+	assert_int_equal(unlink(path), 0);
+	char again[32];
+	memset(again, 'x', sizeof(again));
+	assert_int_equal(auth_first_start(st, again, sizeof(again)), CB_OK);
+	assert_string_equal(again, "");
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(auth_verify(st, "admin", pw, "", cb_now_ms(), &u), CB_OK);
+	{
+		store_txn txn;
+		MDB_stat ms;
+		assert_int_equal(txn.begin(st, false), CB_OK);
+		assert_int_equal(mdb_stat(txn.t, st->users, &ms), 0);
+		assert_int_equal(ms.ms_entries, 1);
+	}
+}
+
+static void test_first_start_with_users(void **state)
+{
+	cb_store *st = store_of(state);
+	fixture *f = (fixture *)*state;
+	char pw[32], path[128];
+	cb_user u;
+	assert_int_equal(auth_user_create(st, "owner", "pw", true, NULL), CB_OK);
+	pw[0] = 'x';
+	assert_int_equal(auth_first_start(st, pw, sizeof(pw)), CB_OK);
+	assert_string_equal(pw, "");
+	snprintf(path, sizeof(path), "%s/initial-password", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(auth_user_get(st, "admin", &u), CB_ERR_NOTFOUND);
+}
+
+/* A stale file from an earlier install is replaced, mode and all. */
+static void test_first_start_existing_file(void **state)
+{
+	cb_store *st = store_of(state);
+	fixture *f = (fixture *)*state;
+	char pw[32], path[128];
+	snprintf(path, sizeof(path), "%s/initial-password", f->dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	assert_int_equal(write(fd, "an old and much longer content\n", 31), 31);
+	close(fd);
+	assert_int_equal(auth_first_start(st, pw, sizeof(pw)), CB_OK);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, 21);
+	assert_int_equal(auth_first_start(st, pw, 8), CB_ERR_INVAL);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pbkdf2_vectors),
+		cmocka_unit_test(test_pbkdf2_key_lengths),
+		cmocka_unit_test(test_check_name_password),
+		T(test_user_create_get),
+		T(test_user_create_invalid),
+		T(test_verify),
+		T(test_iterations_kept),
+		T(test_set_password),
+		T(test_user_delete),
+		T(test_session_create_check_delete),
+		T(test_session_expiry),
+		T(test_session_user_gone),
+		T(test_sessions_expire),
+		T(test_rate_per_user),
+		T(test_rate_per_address),
+		T(test_rate_success_clears),
+		T(test_rate_table_full),
+		T(test_first_start),
+		T(test_first_start_with_users),
+		T(test_first_start_existing_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
