@@ -2,8 +2,9 @@
 #
 #   make            build/cubbyd (release: -Os, sections garbage-collected)
 #   make run        dependencies, build, start cubbyd on etc/cubby.conf, data in ./var
-#   make check      dependencies, every test, then every test again under
-#                   AddressSanitizer and UndefinedBehaviorSanitizer
+#   make check      dependencies, every test (unit, and integration against
+#                   the real cubbyd), then all again under AddressSanitizer
+#                   and UndefinedBehaviorSanitizer
 #   make install    PREFIX=/usr/local DESTDIR= : stripped binary, config, docs
 #   make clean
 #
@@ -43,6 +44,8 @@ MAIN_OBJ  := $(B)/obj/src/main.o
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(B)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.cpp)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.cpp=$(B)/tests/%)
 TEST_LIBS  = $(shell pkg-config --libs cmocka)
 
 .PHONY: all deps run check check-plain check-san tests unit install clean
@@ -59,6 +62,11 @@ $(B)/obj/%.o: %.cpp
 $(B)/tests/%: tests/unit/%.cpp $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+# Integration tests drive the real build/cubbyd; they link no core code.
+$(B)/tests/%: tests/integration/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(LDFLAGS) $(TEST_LIBS)
 
 deps:
 	@sh contrib/deps.sh
@@ -83,7 +91,7 @@ check-san:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run.sh build/asan
 
-tests: $(B)/cubbyd $(UNIT_BIN)
+tests: $(B)/cubbyd $(UNIT_BIN) $(INTEG_BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/cubby $(DESTDIR)$(DOCDIR)

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Runs every test binary in $1/tests, prints each one's cmocka output, and
 # closes with one "N passed, N failed" line; exits non-zero on any failure.
+# Integration tests find the cubbyd of the same build in $CUBBYD.
 set -u
 dir=$1
+CUBBYD=$(cd "$dir" && pwd)/cubbyd
+export CUBBYD
 passed=0
 failed=0
 for t in "$dir"/tests/test_*; do
