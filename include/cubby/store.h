@@ -7,7 +7,10 @@
  * and commits one LMDB write transaction; `actor` NULL means the server
  * itself (recovery, admin tools) and skips the permission check.
  * Someone else's node that the actor may not read is CB_ERR_NOTFOUND,
- * never CB_ERR_ACCESS, so a user never learns that it exists. */
+ * never CB_ERR_ACCESS, so a user never learns that it exists.
+ *
+ * A cb_node passed in to be filled (`out`) must have been through
+ * node_init(); on failure it holds nothing the caller may not see. */
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
@@ -38,7 +41,9 @@ enum cb_access {
 	CB_ACCESS_READ,          /* see it, its content and its grants */
 	CB_ACCESS_COMMENT,
 	CB_ACCESS_WRITE,         /* change name, meta, tags, content */
-	CB_ACCESS_DELETE,        /* trash and recover: owner or writer */
+	CB_ACCESS_DELETE,        /* trash: owner or writer; a trashed node
+				    is its owner's alone, so only the owner
+				    recovers it */
 	CB_ACCESS_PURGE,         /* delete for good: owner */
 	CB_ACCESS_SHARE_READER,  /* add/remove a reader grant: owner or writer */
 	CB_ACCESS_SHARE,         /* any other grant change: owner */
@@ -122,7 +127,7 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id);
  * the node's owner. The previous content, if any, becomes a revision by
  * actor (with `patch`, a JSON Patch copied when not NULL); revisions past
  * revisions_keep are dropped with their blobs. The blob file must already
- * be in blobs/. */
+ * be in blobs/, and belong to no node yet (else CB_ERR_EXISTS). */
 cb_status store_node_set_content(cb_store *st, const char *actor, const char *id,
 				 const char *blob, uint64_t size, const char *md5,
 				 const cJSON *patch);

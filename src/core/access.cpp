@@ -109,6 +109,9 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 	cb_status s = txn.begin(st, true);
 	if (!s)
 		s = node_load_txn(txn.t, st, id, &n, 0);
+	/* a stranger learns nothing, not even that the arguments are wrong */
+	if (!s)
+		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
 	if (s)
 		goto out;
 	if (!strcmp(user, n.owner) || role == CB_ROLE_OWNER) {

@@ -33,7 +33,7 @@ void node_clear(cb_node *n)
 
 /* A client may choose a node's id (spec 1 project uuids); it is a key,
  * never a file name, but keep it to a plain id alphabet. */
-static bool node_id_ok(const char *id)
+bool node_id_ok(const char *id)
 {
 	size_t len = strlen(id);
 	if (len == 0 || len > CB_ID_LEN || !strcmp(id, ".") || !strcmp(id, ".."))
@@ -148,15 +148,26 @@ cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out, 
 	return s;
 }
 
+/* Loads node id into out when actor may read it; on any failure out is
+ * left empty, so a caller that ignores the status learns nothing. */
+static cb_status node_read_txn(MDB_txn *t, cb_store *st, const char *actor, const char *id,
+			       cb_node *out, int flags)
+{
+	cb_status s = node_load_txn(t, st, id, out, flags);
+	if (!s)
+		s = store_access_txn(t, st, out, actor, CB_ACCESS_READ);
+	if (s) {
+		node_clear(out);
+		node_init(out);
+	}
+	return s;
+}
+
 cb_status store_node_get(cb_store *st, const char *actor, const char *id, cb_node *out, int flags)
 {
 	store_txn txn;
 	cb_status s = txn.begin(st, false);
-	if (!s)
-		s = node_load_txn(txn.t, st, id, out, flags);
-	if (!s)
-		s = store_access_txn(txn.t, st, out, actor, CB_ACCESS_READ);
-	return s;
+	return s ? s : node_read_txn(txn.t, st, actor, id, out, flags);
 }
 
 cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
@@ -180,15 +191,13 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
 			  const char *parent, const char *name, cb_node *out)
 {
 	store_txn txn;
-	char id[CB_ID_LEN + 1];
+	char id[CB_ID_LEN + 1], norm[CB_PATH_MAX + 1];
+	if (path_normalize(parent, strlen(parent), norm, sizeof(norm)))
+		return CB_ERR_NOTFOUND;
 	cb_status s = txn.begin(st, false);
 	if (!s)
-		s = node_find_txn(txn.t, st, owner, parent, name, id);
-	if (!s)
-		s = node_load_txn(txn.t, st, id, out, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, out, actor, CB_ACCESS_READ);
-	return s;
+		s = node_find_txn(txn.t, st, owner, norm, name, id);
+	return s ? s : node_read_txn(txn.t, st, actor, id, out, 0);
 }
 
 /* ---- writing ---- */
@@ -245,7 +254,8 @@ static cb_status claim_name(MDB_txn *t, cb_store *st, cb_node *n, int flags)
 	char orig[CB_NAME_MAX + 1];
 	snprintf(orig, sizeof(orig), "%s", n->name);
 	const char *dot = strrchr(orig, '.');
-	if (!dot || dot == orig)
+	/* no extension, or one too long to leave room for a stem and " (N)" */
+	if (!dot || dot == orig || strlen(dot) > CB_NAME_MAX - 16)
 		dot = orig + strlen(orig);
 	int stem = (int)(dot - orig);
 	for (int i = 2; i < 10000; i++) {
@@ -254,8 +264,6 @@ static cb_status claim_name(MDB_txn *t, cb_store *st, cb_node *n, int flags)
 		int keep = stem;
 		if (keep + sl + (int)strlen(dot) > CB_NAME_MAX)
 			keep = CB_NAME_MAX - sl - (int)strlen(dot);
-		if (keep <= 0)
-			return CB_ERR_EXISTS;
 		/* cut the stem on a UTF-8 character boundary */
 		while (keep > 0 && (orig[keep] & 0xC0) == 0x80)
 			keep--;
@@ -267,7 +275,7 @@ static cb_status claim_name(MDB_txn *t, cb_store *st, cb_node *n, int flags)
 }
 
 /* Checks and normalizes what a client may set: name, parent, tags. */
-static cb_status node_validate(cb_node *n)
+cb_status node_validate(cb_node *n)
 {
 	char parent[CB_PATH_MAX + 1];
 	if (path_check_name(n->name, strlen(n->name)) ||

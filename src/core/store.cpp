@@ -284,6 +284,10 @@ uint64_t store_usage(cb_store *st, const char *user)
 cb_status blob_ref_add(MDB_txn *t, cb_store *st, const char *id,
 		       const char *owner, const char *node, uint64_t size)
 {
+	/* a blob belongs to one node: sharing one would let either purge
+	 * delete the other's content */
+	if (!id_is_uuid(id) || blob_ref_exists(t, st, id))
+		return CB_ERR_EXISTS;
 	cJSON *j = cJSON_CreateObject();
 	if (!j)
 		return CB_ERR_NOMEM;

@@ -111,7 +111,7 @@ cb_status id_list_add(id_list *l, const char *id);
 void blobs_unlink(cb_store *st, id_list *gc);
 
 /* Records that blob `id` (size bytes) belongs to owner's node; adds it to
- * owner's usage. */
+ * owner's usage. A blob already registered is CB_ERR_EXISTS. */
 cb_status blob_ref_add(MDB_txn *t, cb_store *st, const char *id,
 		       const char *owner, const char *node, uint64_t size);
 /* Forgets blob `id`, subtracts it from its owner's usage, queues the file. */
@@ -134,6 +134,11 @@ cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 			       const char *md5, const cJSON *patch, id_list *gc);
 cb_status store_access_txn(MDB_txn *t, cb_store *st, const cb_node *n,
 			   const char *user, cb_access want);
+/* A client-chosen node id: 1 to 36 of A-Z a-z 0-9 . _ - */
+bool node_id_ok(const char *id);
+/* Checks name, parent (normalized in place), tags and the public role of
+ * n; an empty kind becomes "file". */
+cb_status node_validate(cb_node *n);
 /* Node <-> JSON record (meta is not part of the record). */
 cJSON *node_to_json(const cb_node *n);
 cb_status node_from_json(const cJSON *j, cb_node *n);

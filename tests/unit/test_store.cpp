@@ -2452,6 +2452,80 @@ static void test_schema_mismatch(void **state)
 	assert_null(st);
 }
 
+/* A stranger learns nothing from store_grant, not even that the owner or
+ * role it named was wrong. */
+static void test_grant_stranger_learns_nothing(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "private.txt", NULL, id);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->alice, CB_ROLE_READER), CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_OWNER), CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_READER), CB_ERR_NOTFOUND);
+	/* the owner gets the real answer */
+	assert_int_equal(store_grant(f->st, f->alice, id, f->alice, CB_ROLE_READER), CB_ERR_INVAL);
+}
+
+/* A refused read leaves nothing of the node in out. */
+static void test_refused_read_leaves_out_empty(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "docs", "private.txt", NULL, id);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, f->bob, id, &n, CB_NODE_META), CB_ERR_NOTFOUND);
+	assert_string_equal(n.name, "");
+	assert_string_equal(n.owner, "");
+	assert_null(n.meta);
+	assert_int_equal(store_node_find(f->st, f->bob, f->alice, "docs", "private.txt", &n),
+			 CB_ERR_NOTFOUND);
+	assert_string_equal(n.name, "");
+	assert_string_equal(n.id, "");
+	node_clear(&n);
+}
+
+/* find takes a directory in any spelling list_children accepts. */
+static void test_find_normalizes_parent(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "dir/sub", "a.txt", NULL, id);
+	const char *spellings[] = {"dir/sub", "dir/sub/", "./dir//sub", "dir/./sub"};
+	for (const char *p : spellings) {
+		cb_node n;
+		node_init(&n);
+		assert_int_equal(store_node_find(f->st, f->alice, f->alice, p, "a.txt", &n), CB_OK);
+		assert_string_equal(n.id, id);
+		node_clear(&n);
+	}
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "../dir", "a.txt", &n),
+			 CB_ERR_NOTFOUND);
+	node_clear(&n);
+}
+
+/* A name whose "extension" is too long for a suffix still gets one. */
+static void test_suffix_long_extension(void **state)
+{
+	fx *f = (fx *)*state;
+	char name[CB_NAME_MAX + 1], id1[CB_ID_LEN + 1], id2[CB_ID_LEN + 1];
+	memset(name, 'x', CB_NAME_MAX);
+	name[0] = 'a';
+	name[1] = '.';
+	name[CB_NAME_MAX] = 0;
+	mk(f, f->alice, "", name, NULL, id1);
+	assert_int_equal(store_node_trash(f->st, f->alice, id1), CB_OK);
+	mk(f, f->alice, "", name, NULL, id2);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_recover(f->st, f->alice, id1, &n), CB_OK);
+	assert_int_equal(strlen(n.name), CB_NAME_MAX);
+	assert_non_null(strstr(n.name, " (2)"));
+	node_clear(&n);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2467,6 +2541,10 @@ int main(void)
 		T(test_update_without_meta_keeps_meta),
 		T(test_update_keeps_server_fields),
 		T(test_create_takes_no_content),
+		TU(test_grant_stranger_learns_nothing),
+		T(test_refused_read_leaves_out_empty),
+		T(test_find_normalizes_parent),
+		T(test_suffix_long_extension),
 		T(test_update_taken_name),
 		T(test_update_invalid),
 		T(test_trash_leaves_namespace),
