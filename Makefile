@@ -33,7 +33,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 CXXFLAGS  += -std=c++17 -fno-exceptions -fno-rtti $(OPT) $(WARN) $(SANFLAGS) \
              -ffunction-sections -fdata-sections -MMD -MP \
-             -Iinclude -DCUBBY_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+             -Iinclude -DCUBBY_VERSION='"$(VERSION)"' -D_FILE_OFFSET_BITS=64 $(PKG_CFLAGS)
 LDFLAGS   += -Wl,--gc-sections -Wl,--as-needed $(SANFLAGS)
 
 CORE_SRC  := $(wildcard src/core/*.cpp)

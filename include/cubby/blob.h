@@ -29,6 +29,7 @@ enum cb_upload_mode {
 struct cb_upload_info {
 	char id[CB_ID_LEN + 1];
 	char owner[CB_ID_LEN + 1];    /* who uploads (the actor) */
+	char charged[CB_ID_LEN + 1];  /* whose quota pays: the target's owner */
 	cb_upload_mode mode;
 	char node[CB_ID_LEN + 1];     /* REPLACE: the target; else the new id */
 	char parent[CB_PATH_MAX + 1]; /* CREATE/PUT: where */
@@ -39,7 +40,9 @@ struct cb_upload_info {
 };
 
 /* Starts an upload by `actor` of `size` bytes (or CB_SIZE_UNKNOWN) into
- * target. Refused up front: an invalid name (CB_ERR_INVAL), a taken name
+ * target. Of the target, CREATE and PUT use id (optional), kind, name,
+ * parent, mime, tags, anyone and meta; REPLACE uses id. Content fields
+ * (blob, original, thumb, md5, size) are the server's and ignored. Refused up front: an invalid name (CB_ERR_INVAL), a taken name
  * for CREATE (CB_ERR_EXISTS), no write access for REPLACE, a size over
  * max_upload_size (CB_ERR_TOOBIG), over quota (CB_ERR_QUOTA), or more than
  * the free space less what other uploads have reserved (CB_ERR_NOSPACE). */
@@ -55,7 +58,9 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id,
 /* Appends len bytes at offset, which must equal blob_offset()
  * (CB_ERR_OFFSET otherwise); past the declared size or a limit is
  * CB_ERR_TOOBIG / CB_ERR_QUOTA / CB_ERR_NOSPACE. Checkpoints by itself
- * every checkpoint_bytes. */
+ * every checkpoint_bytes. After any error, blob_offset() says where the
+ * client continues: a failed disk write or sync cuts the upload back to
+ * its last checkpoint rather than keep bytes that may not be on disk. */
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len);
 cb_status blob_checkpoint(cb_upload *up);
 
@@ -65,8 +70,11 @@ const cb_upload_info *blob_info(const cb_upload *up);
 
 /* Finishes: the size must equal the declared one (CB_ERR_SIZE) and, when
  * md5 is not NULL, the MD5 of the bytes must equal it (CB_ERR_CHECKSUM,
- * case-insensitive hex). On CB_OK the node as committed is written to out
- * (when not NULL) and the handle is freed; on error it stays open. */
+ * case-insensitive hex). The quota is checked again (uploads of unknown
+ * size grow together), and an uploader whose account is gone is refused
+ * (CB_ERR_NOTFOUND). On CB_OK the node as committed is written to out
+ * (when not NULL, node_init'ed) and the handle is freed; on error the
+ * handle stays open and out holds nothing of use. */
 cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out);
 
 /* Checkpoints, closes the file and frees the handle; the upload stays

@@ -19,6 +19,9 @@
 #include <unistd.h>
 #include <md5.h>
 
+/* offsets past 2 GiB on 32-bit systems need -D_FILE_OFFSET_BITS=64 */
+static_assert(sizeof(off_t) == 8, "cubby needs a 64-bit off_t");
+
 #include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/log.h"
@@ -29,11 +32,11 @@ struct cb_upload {
 	cb_store *st;
 	cb_upload_info info;
 	int fd;
-	MD5_CTX md5;       /* over bytes [0, offset) */
-	uint64_t offset;   /* received */
-	uint64_t durable;  /* checkpointed: info.offset */
-	char charged[CB_ID_LEN + 1]; /* whose quota pays: the node owner's */
-	uint64_t quota_base; /* charged's usage + reservations at open */
+	MD5_CTX md5;         /* over bytes [0, offset) */
+	MD5_CTX md5_durable; /* over bytes [0, durable) */
+	uint64_t offset;     /* received */
+	uint64_t durable;    /* checkpointed: info.offset */
+	uint64_t quota_base; /* charged's usage + others' pending uploads at open */
 	cJSON *target;     /* node JSON with "meta" */
 };
 
@@ -45,10 +48,10 @@ static cJSON *record_json(const cb_upload *up)
 	cJSON *j = cJSON_CreateObject();
 	if (!j)
 		return NULL;
-	hex_encode(&up->md5, sizeof(up->md5), md5hex);
+	hex_encode(&up->md5_durable, sizeof(up->md5_durable), md5hex);
 	cJSON_AddStringToObject(j, "id", up->info.id);
 	cJSON_AddStringToObject(j, "owner", up->info.owner);
-	cJSON_AddStringToObject(j, "charged", up->charged);
+	cJSON_AddStringToObject(j, "charged", up->info.charged);
 	cJSON_AddNumberToObject(j, "mode", up->info.mode);
 	cJSON_AddStringToObject(j, "node", up->info.node);
 	cJSON_AddStringToObject(j, "parent", up->info.parent);
@@ -67,6 +70,7 @@ static void info_from_json(const cJSON *j, cb_upload_info *info)
 	memset(info, 0, sizeof(*info));
 	json_copy_str(j, "id", info->id, sizeof(info->id));
 	json_copy_str(j, "owner", info->owner, sizeof(info->owner));
+	json_copy_str(j, "charged", info->charged, sizeof(info->charged));
 	info->mode = (cb_upload_mode)json_int(j, "mode");
 	json_copy_str(j, "node", info->node, sizeof(info->node));
 	json_copy_str(j, "parent", info->parent, sizeof(info->parent));
@@ -140,6 +144,8 @@ static cb_status uploads_scan(MDB_txn *t, cb_store *st, F fn)
 /* The record of a stored upload that is not open in this process. */
 static cb_status record_get(cb_store *st, const char *id, cJSON **out)
 {
+	if (!id_is_uuid(id))
+		return CB_ERR_NOTFOUND;
 	if (find_open(st, id))
 		return CB_ERR_STATE;
 	store_txn txn;
@@ -149,41 +155,68 @@ static cb_status record_get(cb_store *st, const char *id, cJSON **out)
 
 /* ---- space ---- */
 
-/* Bytes that stored uploads of a declared size still have to write
- * (owner NULL: everyone's). */
-static uint64_t reserved_bytes(MDB_txn *t, cb_store *st, const char *owner)
+/* What uploads in progress will add: to `charged`'s usage (the declared
+ * size, or what has arrived when the size is unknown), and to the disk
+ * (declared bytes not written yet: written ones already take space).
+ * The upload `skip` is left out. */
+static void pending_space(MDB_txn *t, cb_store *st, const char *charged, const char *skip,
+			  uint64_t *quota_pending, uint64_t *disk_reserved)
 {
-	uint64_t sum = 0;
+	*quota_pending = *disk_reserved = 0;
 	uploads_scan(t, st, [&](const cb_upload_info &u, const cJSON *) {
-		if ((!owner || !strcmp(owner, u.owner)) && u.size > 0 && (uint64_t)u.size > u.offset)
-			sum += (uint64_t)u.size - u.offset;
+		if (skip && !strcmp(skip, u.id))
+			return 0;
+		const cb_upload *open_up = find_open(st, u.id);
+		uint64_t offset = open_up ? open_up->offset : u.offset;
+		if (u.size > 0 && (uint64_t)u.size > offset)
+			*disk_reserved += (uint64_t)u.size - offset;
+		if (!strcmp(charged, u.charged))
+			*quota_pending += u.size >= 0 ? (uint64_t)u.size : offset;
 		return 0;
 	});
-	return sum;
 }
 
-static cb_status check_space(MDB_txn *t, cb_store *st, const char *charged, uint64_t size)
+static cb_status check_space(MDB_txn *t, cb_store *st, cb_upload *up, uint64_t size)
 {
 	const cb_config *cfg = st->cfg;
-	if (cfg->quota &&
-	    usage_get(t, st, charged) + reserved_bytes(t, st, charged) + size > cfg->quota)
+	uint64_t pending, reserved;
+	pending_space(t, st, up->info.charged, NULL, &pending, &reserved);
+	up->quota_base = usage_get(t, st, up->info.charged) + pending;
+	if (cfg->quota && up->quota_base + size > cfg->quota)
 		return CB_ERR_QUOTA;
 	struct statvfs vfs;
 	if (statvfs(cfg->data_dir, &vfs))
 		return CB_ERR_IO;
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	uint64_t reserved = reserved_bytes(t, st, NULL);
 	if (reserved + size > avail)
 		return CB_ERR_NOSPACE;
 	return CB_OK;
 }
 
+/* fsync of a directory of the data dir, so a file created or renamed in
+ * it survives a power loss (btrfs, UBIFS keep data without the entry). */
+static cb_status sync_dir(cb_store *st, const char *sub)
+{
+	char dir[CB_DATA_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s", st->cfg->data_dir, sub);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		log_error("blob: cannot sync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return CB_ERR_IO;
+	}
+	close(fd);
+	return CB_OK;
+}
+
 /* ---- begin ---- */
 
-/* Who pays for the bytes: the owner of the node that will hold them. */
-static cb_status resolve_target(MDB_txn *t, cb_store *st, const char *actor,
-				const cb_node *target, cb_upload_mode mode,
-				cb_upload_info *info, char charged[CB_ID_LEN + 1])
+/* Checks the target t (the caller's, with the content fields cleared) and
+ * fills info: where the bytes go and who pays for them, the owner of the
+ * node that will hold them. */
+static cb_status resolve_target(MDB_txn *t, cb_store *st, const char *actor, cb_node *target,
+				cb_upload_mode mode, cb_upload_info *info)
 {
 	if (mode == CB_UPLOAD_REPLACE) {
 		cb_node n;
@@ -193,20 +226,21 @@ static cb_status resolve_target(MDB_txn *t, cb_store *st, const char *actor,
 			s = store_access_txn(t, st, &n, actor, CB_ACCESS_WRITE);
 		if (!s) {
 			snprintf(info->node, sizeof(info->node), "%s", n.id);
-			memcpy(charged, n.owner, CB_ID_LEN + 1);
+			memcpy(info->charged, n.owner, sizeof(info->charged));
 			if (n.trashed)
 				s = CB_ERR_NOTFOUND;
 		}
 		node_clear(&n);
 		return s;
 	}
+	/* everything completion will need, checked now rather than after the
+	 * client has sent every byte */
 	char id[CB_ID_LEN + 1];
-	if (path_check_name(target->name, strlen(target->name)) ||
-	    path_normalize(target->parent, strlen(target->parent), info->parent,
-			   sizeof(info->parent)))
+	if ((target->id[0] && !node_id_ok(target->id)) || node_validate(target))
 		return CB_ERR_INVAL;
+	snprintf(info->parent, sizeof(info->parent), "%s", target->parent);
 	snprintf(info->name, sizeof(info->name), "%s", target->name);
-	snprintf(charged, CB_ID_LEN + 1, "%s", actor);
+	snprintf(info->charged, sizeof(info->charged), "%s", actor);
 	if (mode == CB_UPLOAD_CREATE &&
 	    node_find_txn(t, st, actor, info->parent, info->name, id) == CB_OK)
 		return CB_ERR_EXISTS;
@@ -234,6 +268,7 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 {
 	const cb_config *cfg = st->cfg;
 	char path[CB_DATA_PATH_MAX];
+	cb_node t;
 	*out = NULL;
 	if (!actor || size < CB_SIZE_UNKNOWN)
 		return CB_ERR_INVAL;
@@ -251,11 +286,16 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 	up->info.size = size;
 	snprintf(up->info.owner, sizeof(up->info.owner), "%s", actor);
 	MD5Init(&up->md5);
-	if ((s = resolve_target(txn.t, st, actor, target, mode, &up->info, up->charged)) ||
-	    (s = check_space(txn.t, st, up->charged, size > 0 ? (uint64_t)size : 0)))
+	up->md5_durable = up->md5;
+	/* a shallow copy (tags and meta stay the caller's): content is the
+	 * server's, never a client's choice of blob id */
+	t = *target;
+	t.blob[0] = t.original[0] = t.thumb[0] = t.md5[0] = 0;
+	t.size = 0;
+	if ((s = resolve_target(txn.t, st, actor, &t, mode, &up->info)) ||
+	    (s = check_space(txn.t, st, up, size > 0 ? (uint64_t)size : 0)))
 		goto fail;
-	up->quota_base = usage_get(txn.t, st, up->charged) + reserved_bytes(txn.t, st, up->charged);
-	if (!(up->target = target_json(target)) || id_uuid4(up->info.id)) {
+	if (!(up->target = target_json(&t)) || id_uuid4(up->info.id)) {
 		s = CB_ERR_NOMEM;
 		goto fail;
 	}
@@ -267,7 +307,7 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 		s = CB_ERR_IO;
 		goto fail;
 	}
-	if ((s = record_put(txn.t, up)) || (s = txn.commit())) {
+	if ((s = sync_dir(st, "partial")) || (s = record_put(txn.t, up)) || (s = txn.commit())) {
 		unlink(path);
 		goto fail;
 	}
@@ -304,8 +344,12 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id, cb
 		goto fail;
 	}
 	up->offset = up->durable = up->info.offset;
-	json_copy_str(j, "charged", up->charged, sizeof(up->charged));
-	up->quota_base = usage_get(txn.t, st, up->charged) + reserved_bytes(txn.t, st, up->charged);
+	up->md5_durable = up->md5;
+	{
+		uint64_t pending, reserved;
+		pending_space(txn.t, st, up->info.charged, up->info.id, &pending, &reserved);
+		up->quota_base = usage_get(txn.t, st, up->info.charged) + pending;
+	}
 	store_partial_path(st, up->info.id, path, sizeof(path));
 	up->fd = open(path, O_WRONLY | O_CLOEXEC);
 	/* bytes past the checkpoint may be torn: the client sends them again */
@@ -337,6 +381,20 @@ static cb_status errno_status(int err)
 	default:
 		return CB_ERR_IO;
 	}
+}
+
+/* After a failed sync the kernel may have dropped the dirty pages and
+ * will not say so again: only what the last checkpoint synced is known to
+ * be on disk, so the upload goes back there. */
+static cb_status cut_back(cb_upload *up, int err)
+{
+	log_error("blob: sync of upload %s failed (%s); back to offset %llu", up->info.id,
+		  strerror(err), (unsigned long long)up->durable);
+	if (ftruncate(up->fd, (off_t)up->durable))
+		log_error("blob: truncate upload %s: %s", up->info.id, strerror(errno));
+	up->md5 = up->md5_durable;
+	up->offset = up->durable;
+	return errno_status(err);
 }
 
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len)
@@ -378,13 +436,14 @@ cb_status blob_checkpoint(cb_upload *up)
 {
 	if (up->durable == up->offset)
 		return CB_OK;
-	if (fdatasync(up->fd)) {
-		log_error("blob: fdatasync upload %s: %s", up->info.id, strerror(errno));
-		return errno_status(errno);
-	}
+	if (fdatasync(up->fd))
+		return cut_back(up, errno);
+	/* the bytes are on disk; if the record cannot say so, the checkpoint
+	 * stays where it was and the next one tries again */
 	uint64_t prev = up->durable;
-	up->durable = up->offset;
-	up->info.offset = up->offset;
+	MD5_CTX prev_md5 = up->md5_durable;
+	up->durable = up->info.offset = up->offset;
+	up->md5_durable = up->md5;
 	up->info.updated = cb_now_ms();
 	store_txn txn;
 	cb_status s = txn.begin(up->st, true);
@@ -392,8 +451,10 @@ cb_status blob_checkpoint(cb_upload *up)
 		s = record_put(txn.t, up);
 	if (!s)
 		s = txn.commit();
-	if (s)
+	if (s) {
 		up->durable = up->info.offset = prev;
+		up->md5_durable = prev_md5;
+	}
 	return s;
 }
 
@@ -416,14 +477,21 @@ const cb_upload_info *blob_info(const cb_upload *up)
 
 /* Commits the node for a verified upload inside t: creates it from the
  * target, or sets the content of the existing one, and drops the upload
- * record. Shared by blob_complete and recovery. */
+ * record. Shared by blob_complete and recovery (which skips the quota:
+ * it was checked when the upload began, and the bytes are already in). */
 static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 			       const cJSON *target, uint64_t size, const char *md5,
-			       id_list *gc, cb_node *out)
+			       bool check_quota, id_list *gc, cb_node *out)
 {
 	char id[CB_ID_LEN + 1];
 	cb_status s;
 	const char *content_of = NULL;
+	MDB_val k = {strlen(info->owner), (void *)info->owner}, v;
+	if (mdb_get(t, st->users_by_id, &k, &v))
+		return CB_ERR_NOTFOUND; /* the account went while the upload ran */
+	if (check_quota && st->cfg->quota &&
+	    usage_get(t, st, info->charged) + size > st->cfg->quota)
+		return CB_ERR_QUOTA;
 	if (info->mode == CB_UPLOAD_REPLACE)
 		content_of = info->node;
 	else if (info->mode == CB_UPLOAD_PUT &&
@@ -474,16 +542,15 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 	hex_encode(digest, sizeof(digest), digest_hex);
 	if (md5 && strcasecmp(md5, digest_hex))
 		return CB_ERR_CHECKSUM;
-	if (fdatasync(up->fd)) {
-		log_error("blob: fdatasync upload %s: %s", up->info.id, strerror(errno));
-		return errno_status(errno);
-	}
+	if (fdatasync(up->fd))
+		return cut_back(up, errno);
 
 	store_txn txn;
 	id_list gc;
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = upload_commit(txn.t, st, &up->info, up->target, up->offset, digest_hex, &gc, out);
+		s = upload_commit(txn.t, st, &up->info, up->target, up->offset, digest_hex, true, &gc,
+				  out);
 	if (s)
 		return s;
 	/* rename before commit: a crash in between leaves the file in blobs/
@@ -494,7 +561,8 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 		log_error("blob: rename %s: %s", partial, strerror(errno));
 		return CB_ERR_IO;
 	}
-	if ((s = txn.commit())) {
+	/* the rename must be on disk before the commit that points at it */
+	if ((s = sync_dir(st, "blobs")) || (s = txn.commit())) {
 		if (rename(final_path, partial))
 			log_error("blob: cannot move %s back: %s", final_path, strerror(errno));
 		return s;
@@ -642,7 +710,7 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 		s = txn.begin(st, true);
 	if (!s)
 		s = upload_commit(txn.t, st, info, cJSON_GetObjectItemCaseSensitive(rec, "target"),
-				  size, md5, &gc, NULL);
+				  size, md5, false, &gc, NULL);
 	if (!s)
 		s = txn.commit();
 	if (s) {
@@ -709,7 +777,27 @@ cb_status blob_recover(cb_store *st)
 		MDB_val k = {strlen(name), (void *)name}, v;
 		return mdb_get(txn.t, st->uploads, &k, &v) == 0;
 	};
-	sweep_dir(st, "partial", has_upload);
+	/* A partial file whose blob the store knows is committed content
+	 * whose rename a power loss undid: put it where it belongs. */
+	bool moved = false;
+	sweep_dir(st, "partial", [&](const char *name) {
+		if (has_upload(name))
+			return true;
+		if (!blob_ref_exists(txn.t, st, name))
+			return false;
+		char from[CB_DATA_PATH_MAX], to[CB_DATA_PATH_MAX];
+		store_partial_path(st, name, from, sizeof(from));
+		store_blob_path(st, name, to, sizeof(to));
+		if (rename(from, to)) {
+			log_error("blob: cannot restore %s: %s", from, strerror(errno));
+			return true; /* keep it, whatever happens */
+		}
+		log_warn("blob: restored %s into blobs/ (its rename was lost)", name);
+		moved = true;
+		return true;
+	});
+	if (moved && (s = sync_dir(st, "blobs")))
+		return s;
 	sweep_dir(st, "blobs", [&](const char *name) {
 		return blob_ref_exists(txn.t, st, name) || has_upload(name);
 	});

@@ -21,6 +21,7 @@ extern "C" {
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cubby/auth.h"
 #include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
@@ -31,7 +32,8 @@ struct fixture {
 	char dir[64];
 	cb_config cfg;
 	cb_store *st;
-	char user[CB_ID_LEN + 1];
+	char user[CB_ID_LEN + 1];  /* "uma", who uploads */
+	char other[CB_ID_LEN + 1]; /* "otto" */
 };
 
 static int rm_one(const char *path, const struct stat *, int, struct FTW *)
@@ -47,8 +49,13 @@ static int setup(void **state)
 	config_defaults(&f->cfg);
 	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
 	f->cfg.checkpoint_bytes = 64 * 1024;
+	f->cfg.pbkdf2_iterations = 1000;
 	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
-	assert_int_equal(id_uuid4(f->user), 0);
+	cb_user u;
+	assert_int_equal(auth_user_create(f->st, "uma", "pw", false, &u), CB_OK);
+	memcpy(f->user, u.id, sizeof(f->user));
+	assert_int_equal(auth_user_create(f->st, "otto", "pw", false, &u), CB_OK);
+	memcpy(f->other, u.id, sizeof(f->other));
 	*state = f;
 	return 0;
 }
@@ -641,6 +648,152 @@ static void test_discard(void **state)
 	assert_int_equal(blob_discard(f->st, f->user, id), CB_ERR_NOTFOUND);
 }
 
+/* Content fields of a target are the server's: an upload cannot adopt
+ * someone else's blob as its original or thumbnail. */
+static void test_target_content_fields_ignored(void **state)
+{
+	fixture *f = (fixture *)*state;
+	cb_upload *up;
+	cb_node theirs, t, mine;
+	node_init(&theirs);
+	node_init(&mine);
+	file_target(&t, "", "secret.txt");
+	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 6, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, "SECRET", 6), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, &theirs), CB_OK);
+	node_clear(&t);
+
+	file_target(&t, "", "mine.txt");
+	snprintf(t.original, sizeof(t.original), "%s", theirs.blob);
+	snprintf(t.thumb, sizeof(t.thumb), "%s", theirs.blob);
+	snprintf(t.blob, sizeof(t.blob), "%s", theirs.blob);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 2, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, "hi", 2), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, &mine), CB_OK);
+	assert_string_equal(mine.original, "");
+	assert_string_equal(mine.thumb, "");
+	assert_string_not_equal(mine.blob, theirs.blob);
+	assert_int_equal(store_node_purge(f->st, f->user, mine.id), CB_OK);
+	assert_blob_equals(f, theirs.blob, (const uint8_t *)"SECRET", 6);
+	assert_int_equal(store_usage(f->st, f->other), 6);
+	node_clear(&t);
+	node_clear(&mine);
+	node_clear(&theirs);
+}
+
+/* What completion needs is checked when the upload begins. */
+static void test_target_checked_up_front(void **state)
+{
+	fixture *f = (fixture *)*state;
+	cb_upload *up;
+	cb_node t;
+	file_target(&t, "", "x.bin");
+	snprintf(t.id, sizeof(t.id), "bad/id");
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	t.id[0] = 0;
+	t.anyone = CB_ROLE_OWNER;
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	t.anyone = CB_ROLE_READER;
+	cJSON_AddItemToArray(t.tags, cJSON_CreateNumber(7));
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	node_clear(&t);
+	/* upload ids that cannot exist are simply not found */
+	assert_int_equal(blob_discard(f->st, f->user, ""), CB_ERR_NOTFOUND);
+	assert_int_equal(blob_resume(f->st, f->user, "../meta", &up), CB_ERR_NOTFOUND);
+}
+
+/* A power loss after the commit but before the rename reached the disk:
+ * the content sits in partial/ with no upload record. Recovery must put
+ * it back, not delete it as an orphan. */
+static void test_lost_rename_restored(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 3000;
+	uint8_t *data = make_data(len, 14);
+	cb_upload *up;
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(begin(f, "kept.bin", (int64_t)len, &up), CB_OK);
+	write_range(up, data, 0, len, 1000);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	char partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	store_partial_path(f->st, n.blob, partial, sizeof(partial));
+	store_blob_path(f->st, n.blob, final_path, sizeof(final_path));
+	assert_int_equal(rename(final_path, partial), 0);
+
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	assert_false(exists(partial));
+	assert_blob_equals(f, n.blob, data, len);
+	node_clear(&n);
+	free(data);
+}
+
+/* Bytes a writer sends into someone's node count against the owner's
+ * quota, reservations included. */
+static void test_quota_charged_to_owner(void **state)
+{
+	fixture *f = (fixture *)*state;
+	f->cfg.quota = 1000;
+	cb_upload *up, *a, *b;
+	cb_node n, t;
+	node_init(&n);
+	file_target(&t, "", "shared.bin");
+	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 0, &up), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	node_clear(&t);
+	assert_int_equal(store_grant(f->st, f->other, n.id, f->user, CB_ROLE_WRITER), CB_OK);
+
+	node_init(&t);
+	snprintf(t.id, sizeof(t.id), "%s", n.id);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, &a), CB_OK);
+	assert_string_equal(blob_info(a)->charged, f->other);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, &b), CB_ERR_QUOTA);
+	uint8_t *data = make_data(900, 15);
+	write_range(a, data, 0, 900, 900);
+	assert_int_equal(blob_complete(a, NULL, NULL), CB_OK);
+	assert_int_equal(store_usage(f->st, f->other), 900);
+	assert_int_equal(store_usage(f->st, f->user), 0);
+	node_clear(&t);
+	node_clear(&n);
+	free(data);
+}
+
+/* Uploads of unknown size count what they have received, and the quota
+ * is checked again when one completes. */
+static void test_quota_unknown_sizes(void **state)
+{
+	fixture *f = (fixture *)*state;
+	f->cfg.quota = 1000;
+	uint8_t *data = make_data(1000, 16);
+	cb_upload *a, *b, *c;
+	assert_int_equal(begin(f, "u1", CB_SIZE_UNKNOWN, &a), CB_OK);
+	assert_int_equal(begin(f, "u2", CB_SIZE_UNKNOWN, &b), CB_OK);
+	write_range(a, data, 0, 900, 900);
+	/* a declared upload sees the 900 bytes already received */
+	assert_int_equal(begin(f, "d1", 900, &c), CB_ERR_QUOTA);
+	/* b opened when a had nothing: it may write, but not complete */
+	write_range(b, data, 0, 600, 600);
+	assert_int_equal(blob_complete(a, NULL, NULL), CB_OK);
+	assert_int_equal(blob_complete(b, NULL, NULL), CB_ERR_QUOTA);
+	assert_int_equal(store_usage(f->st, f->user), 900);
+	blob_abort(b);
+	free(data);
+}
+
+/* An upload may outlive its uploader's account: it cannot complete. */
+static void test_owner_deleted_mid_upload(void **state)
+{
+	fixture *f = (fixture *)*state;
+	cb_upload *up;
+	assert_int_equal(begin(f, "orphan.bin", 3, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
+	assert_int_equal(auth_user_delete(f->st, "uma"), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_ERR_NOTFOUND);
+	assert_int_equal(store_usage(f->st, f->user), 0);
+	blob_abort(up);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +812,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_past_4gib, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_and_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_content_fields_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_checked_up_front, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_rename_restored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_charged_to_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_unknown_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_deleted_mid_upload, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("blob", tests, NULL, NULL);
 }
