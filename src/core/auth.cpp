@@ -1,5 +1,6 @@
 /* auth.cpp: user accounts, PBKDF2-HMAC-SHA256 password hashes, login
  * checks with failed-login limits, and session tokens (see auth.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sha2.h>
 
 #include "cubby/auth.h"
+#include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
@@ -286,24 +288,6 @@ cb_status auth_user_by_id(cb_store *st, const char *id, cb_user *out)
 	return CB_OK;
 }
 
-cb_status auth_set_password(cb_store *st, const char *name, const char *pass)
-{
-	secret sec;
-	cJSON *rec = NULL;
-	cb_status s;
-	if (auth_check_password(pass))
-		return CB_ERR_INVAL;
-	if ((s = secret_make(st, pass, &sec)))
-		return s;
-	store_txn txn;
-	if (!(s = txn.begin(st, true)) && !(s = user_load_txn(txn.t, st, name, &rec)) &&
-	    !(s = secret_put(rec, &sec)) &&
-	    !(s = db_put_json(txn.t, st->users, name, strlen(name), rec)))
-		s = txn.commit();
-	cJSON_Delete(rec);
-	return s;
-}
-
 /* Deletes the sessions whose record `gone` picks (it may get NULL for an
  * unreadable record) and counts them: a full scan, as sessions are keyed
  * by token hash. */
@@ -325,23 +309,83 @@ static cb_status sessions_drop(MDB_txn *t, cb_store *st, F gone, size_t *count)
 	return s ? s : store_mdb_status(rc);
 }
 
+/* Deletes every session of user id. */
+static cb_status sessions_drop_user(MDB_txn *t, cb_store *st, const char *id)
+{
+	size_t dropped = 0;
+	return sessions_drop(
+		t, st, [&](const cJSON *j) { return j && !strcmp(json_str(j, "user"), id); },
+		&dropped);
+}
+
+cb_status auth_set_password(cb_store *st, const char *name, const char *pass)
+{
+	secret sec;
+	cJSON *rec = NULL;
+	cb_status s;
+	if (auth_check_password(pass))
+		return CB_ERR_INVAL;
+	if ((s = secret_make(st, pass, &sec)))
+		return s;
+	/* The new password and the end of every session made with the old
+	 * one commit together. */
+	char id[CB_ID_LEN + 1];
+	store_txn txn;
+	if (!(s = txn.begin(st, true)) && !(s = user_load_txn(txn.t, st, name, &rec))) {
+		json_copy_str(rec, "id", id, sizeof(id));
+		if (!(s = secret_put(rec, &sec)) &&
+		    !(s = db_put_json(txn.t, st->users, name, strlen(name), rec)) &&
+		    !(s = sessions_drop_user(txn.t, st, id)))
+			s = txn.commit();
+	}
+	cJSON_Delete(rec);
+	return s;
+}
+
+struct upload_ids {
+	id_list ids;
+	cb_status err;
+};
+
+static int upload_collect(const cb_upload_info *u, void *ctx)
+{
+	upload_ids *c = (upload_ids *)ctx;
+	return (c->err = id_list_add(&c->ids, u->id)) != CB_OK;
+}
+
+/* Deletes the stored uploads of owner. One open in this process (being
+ * written right now) stays: the blob module refuses to commit an upload
+ * whose owner is gone, and it expires after partial_ttl. */
+static cb_status uploads_discard(cb_store *st, const char *owner)
+{
+	/* collected first: blob_discard writes, blob_list reads */
+	upload_ids c;
+	c.err = CB_OK;
+	cb_status s = blob_list(st, owner, upload_collect, &c);
+	if (c.err)
+		return c.err;
+	for (size_t i = 0; !s && i < c.ids.n; i++) {
+		s = blob_discard(st, NULL, c.ids.ids[i]);
+		if (s == CB_ERR_STATE || s == CB_ERR_NOTFOUND) /* open; gone meanwhile */
+			s = CB_OK;
+	}
+	return s;
+}
+
 cb_status auth_user_delete(cb_store *st, const char *name)
 {
 	cb_user u;
-	size_t dropped = 0;
 	cb_status s = auth_user_get(st, name, &u);
 	if (s)
 		return s;
-	/* Nodes first: should the purge fail half way, the account remains
-	 * and the deletion can be retried. */
-	if ((s = store_purge_owner(st, u.id)))
+	/* Nodes and uploads first: should either fail half way, the account
+	 * remains and the deletion can be retried. */
+	if ((s = store_purge_owner(st, u.id)) || (s = uploads_discard(st, u.id)))
 		return s;
 	store_txn txn;
 	if (!(s = txn.begin(st, true)) && !(s = db_del(txn.t, st->users, name, strlen(name))) &&
 	    !(s = db_del(txn.t, st->users_by_id, u.id, strlen(u.id))) &&
-	    !(s = sessions_drop(txn.t, st,
-				[&](const cJSON *j) { return j && !strcmp(json_str(j, "user"), u.id); },
-				&dropped)) &&
+	    !(s = sessions_drop_user(txn.t, st, u.id)) &&
 	    !(s = grants_drop_user(txn.t, st, u.id))) {
 		s = db_del(txn.t, st->usage, u.id, strlen(u.id));
 		if (s == CB_ERR_NOTFOUND)
@@ -352,12 +396,16 @@ cb_status auth_user_delete(cb_store *st, const char *name)
 
 /* ---- failed logins ---- */
 
-/* Failures are counted in memory per "u:NAME" and "a:ADDR": a restart
+/* Failures are counted in memory per "u:NAME" (only names of existing
+ * users, so junk names cannot fill the table) and "a:ADDR" (an IPv6
+ * address by its /64, which one client usually has whole): a restart
  * forgets them, which is fine for slowing down guessing. A window opens
- * at the first failure and lasts login_window; a full table gives up its
- * oldest window. Keys longer than the buffer are cut: only names that
- * cannot exist and implausible addresses are that long. The table has no
- * lock: logins are checked on the one event-loop thread. */
+ * at the first failure and lasts login_window. A full table gives up the
+ * oldest window still below the limit, never a locked one: should every
+ * slot be locked, a new key goes uncounted rather than setting one free.
+ * Keys longer than the buffer are cut: only implausible addresses are
+ * that long. The table has no lock: logins are checked on the one
+ * event-loop thread. */
 #define RATE_SLOTS 512
 #define RATE_KEY_MAX 72
 
@@ -396,15 +444,16 @@ static void rate_fail(const cb_config *cfg, const char *key, int64_t now)
 		return;
 	}
 	if (!e) {
-		e = &g_rate[0];
 		for (rate_entry &c : g_rate) {
 			if (!rate_live(&c, cfg, now)) {
 				e = &c;
 				break;
 			}
-			if (c.start < e->start)
+			if (c.failures < cfg->login_max_failures && (!e || c.start < e->start))
 				e = &c;
 		}
+		if (!e)
+			return; /* every slot is locked: those stay, this one is not counted */
 		snprintf(e->key, sizeof(e->key), "%s", key);
 	}
 	e->failures = 1;
@@ -418,6 +467,27 @@ static void rate_clear(const char *key)
 		e->key[0] = 0;
 }
 
+/* The address key: "a:" and an IPv4 address as given; an IPv6 one by its
+ * first four 16-bit groups (/64) in hex, so that rotating addresses within
+ * the /64 every client gets share a count; an IPv4-mapped one as its IPv4
+ * address (else all of IPv4 would be one /64). Anything else as given. */
+static void rate_addr_key(const char *addr, char key[RATE_KEY_MAX])
+{
+	uint8_t a6[16];
+	if (strchr(addr, ':') && inet_pton(AF_INET6, addr, a6) == 1) {
+		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(a6, v4mapped, sizeof(v4mapped))) {
+			snprintf(key, RATE_KEY_MAX, "a:%u.%u.%u.%u", a6[12], a6[13], a6[14], a6[15]);
+		} else {
+			memcpy(key, "a:", 2);
+			hex_encode(a6, 8, key + 2);
+			strcat(key, "/64");
+		}
+		return;
+	}
+	snprintf(key, RATE_KEY_MAX, "a:%s", addr);
+}
+
 cb_status auth_verify(cb_store *st, const char *name, const char *pass,
 		      const char *addr, int64_t now, cb_user *out)
 {
@@ -425,7 +495,7 @@ cb_status auth_verify(cb_store *st, const char *name, const char *pass,
 	char ukey[RATE_KEY_MAX], akey[RATE_KEY_MAX];
 	bool by_addr = addr && *addr;
 	snprintf(ukey, sizeof(ukey), "u:%s", name);
-	snprintf(akey, sizeof(akey), "a:%s", by_addr ? addr : "");
+	rate_addr_key(by_addr ? addr : "", akey);
 	if (rate_limited(cfg, ukey, now) || (by_addr && rate_limited(cfg, akey, now)))
 		return CB_ERR_RATE;
 
@@ -470,7 +540,10 @@ cb_status auth_verify(cb_store *st, const char *name, const char *pass,
 		*out = u;
 		return CB_OK;
 	}
-	rate_fail(cfg, ukey, now);
+	/* Only an existing user's name is counted: unknown ones count for the
+	 * address alone, so made-up names cannot flood the table. */
+	if (known)
+		rate_fail(cfg, ukey, now);
 	if (by_addr)
 		rate_fail(cfg, akey, now);
 	return CB_ERR_AUTH;
@@ -670,7 +743,9 @@ cb_status auth_first_start(cb_store *st, char *password, size_t passsz)
 		explicit_bzero(pw, sizeof(pw));
 		return s;
 	}
-	log_info("first start: created user 'admin' with password %s (also in %s)", pw, path);
+	/* warn, not info: the operator must act on it, and log_level = warn
+	 * must still show it */
+	log_warn("first start: created user 'admin' with password %s (also in %s)", pw, path);
 	memcpy(password, pw, INITIAL_PASS_LEN + 1);
 	explicit_bzero(pw, sizeof(pw));
 	return CB_OK;

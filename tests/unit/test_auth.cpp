@@ -19,8 +19,10 @@ extern "C" {
 #include <sha2.h>
 
 #include "cubby/auth.h"
+#include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
+#include "cubby/log.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h"
 
@@ -269,13 +271,22 @@ static void test_set_password(void **state)
 	cb_store *st = store_of(state);
 	cb_user u;
 	int64_t now = cb_now_ms();
-	assert_int_equal(auth_user_create(st, "sam", "old", false, NULL), CB_OK);
+	cb_user sam, other;
+	char tok[CB_TOKEN_LEN + 1], tok_other[CB_TOKEN_LEN + 1];
+	assert_int_equal(auth_user_create(st, "sam", "old", false, &sam), CB_OK);
+	assert_int_equal(auth_user_create(st, "otto", "pw", false, &other), CB_OK);
+	assert_int_equal(auth_session_create(st, &sam, now, tok), CB_OK);
+	assert_int_equal(auth_session_create(st, &other, now, tok_other), CB_OK);
 	cJSON *j = user_record(st, "sam");
 	char salt[33];
 	snprintf(salt, sizeof(salt), "%s", json_str(j, "salt"));
 	cJSON_Delete(j);
 
 	assert_int_equal(auth_set_password(st, "sam", "new"), CB_OK);
+	/* a token from before the change no longer works; others' do */
+	assert_int_equal(auth_session_check(st, tok, now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_session_check(st, tok_other, now, &u), CB_OK);
+	assert_string_equal(u.id, other.id);
 	assert_int_equal(auth_verify(st, "sam", "old", "", now, &u), CB_ERR_AUTH);
 	assert_int_equal(auth_verify(st, "sam", "new", "", now, &u), CB_OK);
 	assert_string_equal(u.name, "sam");
@@ -375,6 +386,73 @@ static void test_user_delete(void **state)
 	node_clear(&n);
 	node_clear(&m);
 	node_clear(&g);
+}
+
+static int collect_upload(const cb_upload_info *u, void *ctx)
+{
+	assert_int_equal(id_list_add((id_list *)ctx, u->id), CB_OK);
+	return 0;
+}
+
+/* Stored (closed) uploads go with their owner, partial file and all. */
+static void test_user_delete_uploads(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user d, keep;
+	assert_int_equal(auth_user_create(st, "uma", "pw", false, &d), CB_OK);
+	assert_int_equal(auth_user_create(st, "ulf", "pw", false, &keep), CB_OK);
+
+	cb_node t;
+	cb_upload *up;
+	char mine[2][CB_ID_LEN + 1], theirs[CB_ID_LEN + 1];
+	for (int i = 0; i < 2; i++) {
+		node_init(&t);
+		snprintf(t.name, sizeof(t.name), "part-%d.bin", i);
+		assert_int_equal(blob_begin(st, d.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, &up),
+				 CB_OK);
+		node_clear(&t);
+		assert_int_equal(blob_write(up, 0, "hello", 5), CB_OK);
+		snprintf(mine[i], sizeof(mine[i]), "%s", blob_info(up)->id);
+		blob_close(up);
+	}
+	node_init(&t);
+	snprintf(t.name, sizeof(t.name), "other.bin");
+	assert_int_equal(blob_begin(st, keep.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, &up), CB_OK);
+	node_clear(&t);
+	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
+	snprintf(theirs, sizeof(theirs), "%s", blob_info(up)->id);
+	blob_close(up);
+
+	char path[CB_DATA_PATH_MAX];
+	for (int i = 0; i < 2; i++) {
+		store_partial_path(st, mine[i], path, sizeof(path));
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	{
+		id_list l;
+		assert_int_equal(blob_list(st, d.id, collect_upload, &l), CB_OK);
+		assert_int_equal(l.n, 2);
+	}
+
+	assert_int_equal(auth_user_delete(st, "uma"), CB_OK);
+	{
+		id_list l;
+		assert_int_equal(blob_list(st, d.id, collect_upload, &l), CB_OK);
+		assert_int_equal(l.n, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		store_partial_path(st, mine[i], path, sizeof(path));
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	/* ulf's upload is untouched */
+	{
+		id_list l;
+		assert_int_equal(blob_list(st, keep.id, collect_upload, &l), CB_OK);
+		assert_int_equal(l.n, 1);
+		assert_string_equal(l.ids[0], theirs);
+	}
+	store_partial_path(st, theirs, path, sizeof(path));
+	assert_int_equal(access(path, F_OK), 0);
 }
 
 /* ---- sessions ---- */
@@ -563,22 +641,115 @@ static void test_rate_success_clears(void **state)
 	}
 }
 
-/* More failing names than the table holds: the oldest make way, and the
- * newest are still counted. */
+/* More failing addresses than the table holds: the oldest make way, and
+ * the newest are still counted. */
 static void test_rate_table_full(void **state)
 {
 	cb_store *st = store_of(state);
 	cb_user u;
 	const int64_t now = cb_now_ms();
-	char name[32];
+	char addr[32];
 	limits(state);
 	for (int i = 0; i < 520; i++) {
-		snprintf(name, sizeof(name), "flood-%d", i);
-		assert_int_equal(auth_verify(st, name, "x", "", now + i, &u), CB_ERR_AUTH);
+		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
+		assert_int_equal(auth_verify(st, "nobody-f", "x", addr, now + i, &u), CB_ERR_AUTH);
 	}
-	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 600, &u), CB_ERR_AUTH);
-	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 601, &u), CB_ERR_AUTH);
-	assert_int_equal(auth_verify(st, "flood-519", "x", "", now + 602, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "nobody-f", "x", addr, now + 600, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-f", "x", addr, now + 601, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-f", "x", addr, now + 602, &u), CB_ERR_RATE);
+}
+
+/* Flooding the table with junk names from ever new addresses does not
+ * push a locked account out of it. */
+static void test_rate_flood_keeps_lock(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	char name[32], addr[32];
+	limits(state);
+	cfg_of(state)->pbkdf2_iterations = 10; /* unknown users: keep it quick */
+	assert_int_equal(auth_user_create(st, "lena", "right", false, NULL), CB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_verify(st, "lena", "wrong", "", now + i, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "lena", "right", "", now + 5, &u), CB_ERR_RATE);
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "junk-%d", i);
+		snprintf(addr, sizeof(addr), "10.2.%d.%d", i / 256, i % 256);
+		assert_int_equal(auth_verify(st, name, "x", addr, now + 10 + i, &u), CB_ERR_AUTH);
+	}
+	assert_int_equal(auth_verify(st, "lena", "right", "", now + 1000, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "lena", "right", "10.3.0.1", now + 1000, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "lena", "right", "", now + 61000, &u), CB_OK);
+}
+
+/* A name nobody has is counted for the address only: the account made
+ * with it later is not locked by those failures. */
+static void test_rate_unknown_name(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	limits(state);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_verify(st, "nina", "x", "", now + i, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_user_create(st, "nina", "right", false, NULL), CB_OK);
+	assert_int_equal(auth_verify(st, "nina", "right", "", now + 10, &u), CB_OK);
+}
+
+/* With every slot a locked entry, a new key is not tracked, and the
+ * locked ones stay locked. Runs at a time long past, so that its entries
+ * are stale for the tests that use the real clock. */
+static void test_rate_table_all_locked(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = 1000000;
+	char addr[32];
+	limits(state);
+	cfg_of(state)->pbkdf2_iterations = 1;
+	for (int i = 0; i < 600; i++) {
+		snprintf(addr, sizeof(addr), "10.4.%d.%d", i / 256, i % 256);
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(auth_verify(st, "nobody-l", "x", addr, now + i, &u),
+					 CB_ERR_AUTH);
+	}
+	/* the first ones filled the table, less the slots that locked
+	 * entries of earlier tests hold (a few) */
+	assert_int_equal(auth_verify(st, "nobody-l", "x", "10.4.0.0", now + 700, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "nobody-l", "x", "10.4.1.200", now + 700, &u),
+			 CB_ERR_RATE);
+	/* the last ones found no room */
+	assert_int_equal(auth_verify(st, "nobody-l", "x", "10.4.2.87", now + 700, &u), CB_ERR_AUTH);
+}
+
+/* IPv6 clients are counted per /64; IPv4 ones per address, also when
+ * they come as IPv4-mapped IPv6. */
+static void test_rate_ipv6_prefix(void **state)
+{
+	cb_store *st = store_of(state);
+	cb_user u;
+	const int64_t now = cb_now_ms();
+	limits(state);
+	assert_int_equal(auth_user_create(st, "ivy", "right", false, NULL), CB_OK);
+	assert_int_equal(auth_verify(st, "nobody-6", "x", "2001:db8:0:1::1", now, &u), CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-6", "x", "2001:db8:0:1:ffff:1:2:3", now, &u),
+			 CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "nobody-6", "x", "2001:0DB8:0000:0001::abcd", now, &u),
+			 CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "ivy", "right", "2001:db8:0:1::99", now, &u), CB_ERR_RATE);
+	/* another /64 */
+	assert_int_equal(auth_verify(st, "ivy", "right", "2001:db8:0:2::1", now, &u), CB_OK);
+	assert_int_equal(auth_verify(st, "ivy", "right", "2001:db8:1:1::1", now, &u), CB_OK);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_verify(st, "nobody-6", "x", "::ffff:192.0.2.10", now, &u),
+				 CB_ERR_AUTH);
+	assert_int_equal(auth_verify(st, "ivy", "right", "::ffff:192.0.2.10", now, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "ivy", "right", "192.0.2.10", now, &u), CB_ERR_RATE);
+	assert_int_equal(auth_verify(st, "ivy", "right", "::ffff:192.0.2.11", now, &u), CB_OK);
+	/* not an address: taken as it is */
+	assert_int_equal(auth_verify(st, "ivy", "right", "fe80::1%eth0", now, &u), CB_OK);
 }
 
 /* ---- first start ---- */
@@ -662,6 +833,26 @@ static void test_first_start_existing_file(void **state)
 	assert_int_equal(auth_first_start(st, pw, 8), CB_ERR_INVAL);
 }
 
+/* The password is logged at warn, so that log_level = warn shows it. */
+static void test_first_start_logged(void **state)
+{
+	cb_store *st = store_of(state);
+	fixture *f = (fixture *)*state;
+	char pw[32], path[128], buf[4096];
+	snprintf(path, sizeof(path), "%s/log", f->dir);
+	assert_int_equal(log_open(path, CB_LOG_WARN), 0);
+	cb_status s = auth_first_start(st, pw, sizeof(pw));
+	assert_int_equal(log_open("stderr", CB_LOG_INFO), 0);
+	assert_int_equal(s, CB_OK);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, pw));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -676,6 +867,7 @@ int main(void)
 		T(test_iterations_kept),
 		T(test_set_password),
 		T(test_user_delete),
+		T(test_user_delete_uploads),
 		T(test_session_create_check_delete),
 		T(test_session_expiry),
 		T(test_session_user_gone),
@@ -684,9 +876,14 @@ int main(void)
 		T(test_rate_per_address),
 		T(test_rate_success_clears),
 		T(test_rate_table_full),
+		T(test_rate_flood_keeps_lock),
+		T(test_rate_unknown_name),
+		T(test_rate_table_all_locked),
+		T(test_rate_ipv6_prefix),
 		T(test_first_start),
 		T(test_first_start_with_users),
 		T(test_first_start_existing_file),
+		T(test_first_start_logged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
