@@ -107,11 +107,9 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 	cb_node n;
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
-	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
 	/* a stranger learns nothing, not even that the arguments are wrong */
 	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, &n, 0);
 	if (s)
 		goto out;
 	if (!strcmp(user, n.owner) || role == CB_ROLE_OWNER) {
@@ -165,9 +163,7 @@ cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 	node_init(&n);
 	cb_status s = txn.begin(st, false);
 	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, &n, 0);
 	if (!s) {
 		size_t plen = strlen(n.id) + 1;
 		int stop = 0;

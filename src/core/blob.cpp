@@ -221,9 +221,7 @@ static cb_status resolve_target(MDB_txn *t, cb_store *st, const char *actor, cb_
 	if (mode == CB_UPLOAD_REPLACE) {
 		cb_node n;
 		node_init(&n);
-		cb_status s = node_load_txn(t, st, target->id, &n, 0);
-		if (!s)
-			s = store_access_txn(t, st, &n, actor, CB_ACCESS_WRITE);
+		cb_status s = node_open_txn(t, st, actor, target->id, CB_ACCESS_WRITE, &n, 0);
 		if (!s) {
 			snprintf(info->node, sizeof(info->node), "%s", n.id);
 			memcpy(info->charged, n.owner, sizeof(info->charged));

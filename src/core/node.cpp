@@ -148,14 +148,12 @@ cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out, 
 	return s;
 }
 
-/* Loads node id into out when actor may read it; on any failure out is
- * left empty, so a caller that ignores the status learns nothing. */
-static cb_status node_read_txn(MDB_txn *t, cb_store *st, const char *actor, const char *id,
-			       cb_node *out, int flags)
+cb_status node_open_txn(MDB_txn *t, cb_store *st, const char *actor, const char *id,
+			cb_access want, cb_node *out, int flags)
 {
 	cb_status s = node_load_txn(t, st, id, out, flags);
 	if (!s)
-		s = store_access_txn(t, st, out, actor, CB_ACCESS_READ);
+		s = store_access_txn(t, st, out, actor, want);
 	if (s) {
 		node_clear(out);
 		node_init(out);
@@ -167,7 +165,7 @@ cb_status store_node_get(cb_store *st, const char *actor, const char *id, cb_nod
 {
 	store_txn txn;
 	cb_status s = txn.begin(st, false);
-	return s ? s : node_read_txn(txn.t, st, actor, id, out, flags);
+	return s ? s : node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, out, flags);
 }
 
 cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
@@ -197,7 +195,7 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
 	cb_status s = txn.begin(st, false);
 	if (!s)
 		s = node_find_txn(txn.t, st, owner, norm, name, id);
-	return s ? s : node_read_txn(txn.t, st, actor, id, out, 0);
+	return s ? s : node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, out, 0);
 }
 
 /* ---- writing ---- */
@@ -345,9 +343,7 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	node_init(&old);
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_load_txn(txn.t, st, n->id, &old, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &old, actor, CB_ACCESS_WRITE);
+		s = node_open_txn(txn.t, st, actor, n->id, CB_ACCESS_WRITE, &old, 0);
 	/* Making a node public or private is a grant to everyone. */
 	if (!s && n->anyone != old.anyone) {
 		bool reader_only = n->anyone <= CB_ROLE_READER && old.anyone <= CB_ROLE_READER;
@@ -389,9 +385,7 @@ cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_DELETE);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_DELETE, &n, 0);
 	if (!s && n.trashed)
 		s = CB_ERR_STATE;
 	if (!s) {
@@ -411,9 +405,7 @@ cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_DELETE);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_DELETE, &n, 0);
 	if (!s && !n.trashed)
 		s = CB_ERR_STATE;
 	if (!s) {
@@ -465,9 +457,7 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_PURGE);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_PURGE, &n, 0);
 	if (!s)
 		s = n.trashed ? trash_key_op(txn.t, st, &n, false) : name_del(txn.t, st, &n);
 	if (!s)
@@ -510,9 +500,7 @@ cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 {
 	cb_node n;
 	node_init(&n);
-	cb_status s = node_load_txn(t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(t, st, &n, actor, CB_ACCESS_WRITE);
+	cb_status s = node_open_txn(t, st, actor, id, CB_ACCESS_WRITE, &n, 0);
 	if (!s && n.blob[0]) {
 		/* the previous content becomes a revision */
 		cJSON *r = cJSON_CreateObject();
@@ -667,9 +655,7 @@ cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
 	node_init(&n);
 	cb_status s = txn.begin(st, false);
 	if (!s)
-		s = node_load_txn(txn.t, st, id, &n, 0);
-	if (!s)
-		s = store_access_txn(txn.t, st, &n, actor, CB_ACCESS_READ);
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, &n, 0);
 	node_clear(&n);
 	if (s)
 		return s;

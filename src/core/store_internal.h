@@ -123,6 +123,11 @@ uint64_t usage_get(MDB_txn *t, cb_store *st, const char *user);
 
 cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out,
 			int flags);
+/* Loads node id into out when actor may do `want` to it (the access
+ * answer of store_access_txn); on any failure out is left empty, so a
+ * caller that ignores the status learns nothing. */
+cb_status node_open_txn(MDB_txn *t, cb_store *st, const char *actor, const char *id,
+			cb_access want, cb_node *out, int flags);
 cb_status node_create_txn(MDB_txn *t, cb_store *st, const char *actor,
 			  cb_node *n, int flags);
 /* id of the live node (owner, parent, name) into id_out. */
