@@ -242,19 +242,6 @@ cb_status auth_user_create(cb_store *st, const char *name, const char *pass,
 	return s;
 }
 
-cb_status auth_user_get(cb_store *st, const char *name, cb_user *out)
-{
-	store_txn txn;
-	cJSON *j;
-	cb_status s = txn.begin(st, false);
-	if (!s)
-		s = user_load_txn(txn.t, st, name, &j);
-	if (s)
-		return s;
-	user_from_json(j, out);
-	cJSON_Delete(j);
-	return CB_OK;
-}
 
 /* The record of user id, through users_by_id. */
 static cb_status user_by_id_txn(MDB_txn *t, cb_store *st, const char *id, cJSON **out)
@@ -274,18 +261,31 @@ static cb_status user_by_id_txn(MDB_txn *t, cb_store *st, const char *id, cJSON 
 	return user_load_txn(t, st, name, out);
 }
 
-cb_status auth_user_by_id(cb_store *st, const char *id, cb_user *out)
+/* Reads one user record with `lookup` (by name or by id) into out. */
+static cb_status user_read(cb_store *st, const char *key,
+			   cb_status (*lookup)(MDB_txn *, cb_store *, const char *, cJSON **),
+			   cb_user *out)
 {
 	store_txn txn;
 	cJSON *j;
 	cb_status s = txn.begin(st, false);
 	if (!s)
-		s = user_by_id_txn(txn.t, st, id, &j);
+		s = lookup(txn.t, st, key, &j);
 	if (s)
 		return s;
 	user_from_json(j, out);
 	cJSON_Delete(j);
 	return CB_OK;
+}
+
+cb_status auth_user_get(cb_store *st, const char *name, cb_user *out)
+{
+	return user_read(st, name, user_load_txn, out);
+}
+
+cb_status auth_user_by_id(cb_store *st, const char *id, cb_user *out)
+{
+	return user_read(st, id, user_by_id_txn, out);
 }
 
 /* Deletes the sessions whose record `gone` picks (it may get NULL for an

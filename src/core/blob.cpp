@@ -36,7 +36,7 @@ struct cb_upload {
 	MD5_CTX md5_durable; /* over bytes [0, durable) */
 	uint64_t offset;     /* received */
 	uint64_t durable;    /* checkpointed: info.offset */
-	uint64_t quota_base; /* charged's usage + others' pending uploads at open */
+	uint64_t quota_base; /* quota_in_use() of charged, without this upload, at open */
 	cJSON *target;     /* node JSON with "meta" */
 };
 
@@ -155,14 +155,16 @@ static cb_status record_get(cb_store *st, const char *id, cJSON **out)
 
 /* ---- space ---- */
 
-/* What uploads in progress will add: to `charged`'s usage (the declared
- * size, or what has arrived when the size is unknown), and to the disk
- * (declared bytes not written yet: written ones already take space).
- * The upload `skip` is left out. */
-static void pending_space(MDB_txn *t, cb_store *st, const char *charged, const char *skip,
-			  uint64_t *quota_pending, uint64_t *disk_reserved)
+/* What `charged` is using for quota: its usage plus what its uploads in
+ * progress will add (the declared size, or what has arrived when the size
+ * is unknown). Also the disk that all uploads still need: declared bytes
+ * not written yet (written ones already take space). The upload `skip`
+ * is left out. */
+static uint64_t quota_in_use(MDB_txn *t, cb_store *st, const char *charged, const char *skip,
+			     uint64_t *disk_reserved)
 {
-	*quota_pending = *disk_reserved = 0;
+	uint64_t used = usage_get(t, st, charged);
+	*disk_reserved = 0;
 	uploads_scan(t, st, [&](const cb_upload_info &u, const cJSON *) {
 		if (skip && !strcmp(skip, u.id))
 			return 0;
@@ -171,17 +173,17 @@ static void pending_space(MDB_txn *t, cb_store *st, const char *charged, const c
 		if (u.size > 0 && (uint64_t)u.size > offset)
 			*disk_reserved += (uint64_t)u.size - offset;
 		if (!strcmp(charged, u.charged))
-			*quota_pending += u.size >= 0 ? (uint64_t)u.size : offset;
+			used += u.size >= 0 ? (uint64_t)u.size : offset;
 		return 0;
 	});
+	return used;
 }
 
 static cb_status check_space(MDB_txn *t, cb_store *st, cb_upload *up, uint64_t size)
 {
 	const cb_config *cfg = st->cfg;
-	uint64_t pending, reserved;
-	pending_space(t, st, up->info.charged, NULL, &pending, &reserved);
-	up->quota_base = usage_get(t, st, up->info.charged) + pending;
+	uint64_t reserved;
+	up->quota_base = quota_in_use(t, st, up->info.charged, NULL, &reserved);
 	if (cfg->quota && up->quota_base + size > cfg->quota)
 		return CB_ERR_QUOTA;
 	struct statvfs vfs;
@@ -336,17 +338,19 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id, cb
 	}
 	info_from_json(j, &up->info);
 	up->target = cJSON_DetachItemFromObjectCaseSensitive(j, "target");
-	if (strcmp(up->info.owner, actor ? actor : "") ||
-	    hex_decode(json_str(j, "md5state"), &up->md5, sizeof(up->md5))) {
-		s = strcmp(up->info.owner, actor ? actor : "") ? CB_ERR_NOTFOUND : CB_ERR_IO;
+	if (strcmp(up->info.owner, actor ? actor : "")) {
+		s = CB_ERR_NOTFOUND; /* someone else's upload */
+		goto fail;
+	}
+	if (hex_decode(json_str(j, "md5state"), &up->md5, sizeof(up->md5))) {
+		s = CB_ERR_IO;
 		goto fail;
 	}
 	up->offset = up->durable = up->info.offset;
 	up->md5_durable = up->md5;
 	{
-		uint64_t pending, reserved;
-		pending_space(txn.t, st, up->info.charged, up->info.id, &pending, &reserved);
-		up->quota_base = usage_get(txn.t, st, up->info.charged) + pending;
+		uint64_t reserved;
+		up->quota_base = quota_in_use(txn.t, st, up->info.charged, up->info.id, &reserved);
 	}
 	store_partial_path(st, up->info.id, path, sizeof(path));
 	up->fd = open(path, O_WRONLY | O_CLOEXEC);
