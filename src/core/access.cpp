@@ -2,6 +2,7 @@
  * that answers every access question; grants are kept both ways
  * (node -> user for listing a node's permissions, user -> node for listing
  * what is shared with a user). */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -104,7 +105,9 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		      const char *user, cb_role role)
 {
 	store_txn txn;
+	ev_pending ev;
 	cb_node n;
+	cb_role from = CB_ROLE_NONE;
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	/* a stranger learns nothing, not even that the arguments are wrong */
@@ -117,6 +120,7 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		goto out;
 	}
 	if (!strcmp(user, CB_ANYONE)) {
+		from = n.anyone;
 		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(n.anyone, role))))
 			goto out;
 		n.anyone = role;
@@ -131,7 +135,7 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 			s = CB_ERR_NOTFOUND; /* no such user */
 			goto out;
 		}
-		cb_role from = grant_get(txn.t, st, n.id, user);
+		from = grant_get(txn.t, st, n.id, user);
 		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(from, role))))
 			goto out;
 		char key[2 * (CB_ID_LEN + 1)];
@@ -148,8 +152,22 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 				s = store_mdb_status(rc);
 		}
 	}
-	if (!s)
-		s = txn.commit();
+	/* Announced with the grants as they are now plus the user granted or
+	 * removed: those with access before and after. A grant that changed
+	 * nothing is not announced: removing a grant someone never had must
+	 * not tell them that the node exists. */
+	if (!s && from != role &&
+	    !(s = events_prepare(txn.t, st, &ev,
+				 role == CB_ROLE_NONE ? CB_EV_ACCESS_REMOVED : CB_EV_ACCESS_GRANTED,
+				 actor, n.id)) &&
+	    ev.on) {
+		snprintf(ev.subject, sizeof(ev.subject), "%s", user);
+		ev.role = role;
+		/* public, or public until now: every user may have seen it */
+		ev.everyone = ev.everyone || !strcmp(user, CB_ANYONE);
+	}
+	if (!s && !(s = txn.commit()))
+		events_publish(st, &ev);
 out:
 	node_clear(&n);
 	return s;

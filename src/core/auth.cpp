@@ -342,14 +342,16 @@ cb_status auth_set_password(cb_store *st, const char *name, const char *pass)
 	return s;
 }
 
-struct upload_ids {
+/* ids collected by a visit, to act on after it (a visit runs inside a
+ * read transaction) */
+struct collected_ids {
 	id_list ids;
 	cb_status err;
 };
 
 static int upload_collect(const cb_upload_info *u, void *ctx)
 {
-	upload_ids *c = (upload_ids *)ctx;
+	collected_ids *c = (collected_ids *)ctx;
 	return (c->err = id_list_add(&c->ids, u->id)) != CB_OK;
 }
 
@@ -359,7 +361,7 @@ static int upload_collect(const cb_upload_info *u, void *ctx)
 static cb_status uploads_discard(cb_store *st, const char *owner)
 {
 	/* collected first: blob_discard writes, blob_list reads */
-	upload_ids c;
+	collected_ids c;
 	c.err = CB_OK;
 	cb_status s = blob_list(st, owner, upload_collect, &c);
 	if (c.err)
@@ -367,6 +369,29 @@ static cb_status uploads_discard(cb_store *st, const char *owner)
 	for (size_t i = 0; !s && i < c.ids.n; i++) {
 		s = blob_discard(st, NULL, c.ids.ids[i]);
 		if (s == CB_ERR_STATE || s == CB_ERR_NOTFOUND) /* open; gone meanwhile */
+			s = CB_OK;
+	}
+	return s;
+}
+
+static int shared_collect(const cb_node *n, void *ctx)
+{
+	collected_ids *c = (collected_ids *)ctx;
+	return (c->err = id_list_add(&c->ids, n->id)) != CB_OK;
+}
+
+/* Removes user's grants on others' live nodes one by one, so that each
+ * is announced (ACCESS_REMOVED) to those who see the node. */
+static cb_status grants_revoke(cb_store *st, const char *user)
+{
+	collected_ids c; /* collected first: store_grant writes */
+	c.err = CB_OK;
+	cb_status s = store_list_shared(st, user, NULL, shared_collect, &c);
+	if (c.err)
+		return c.err;
+	for (size_t i = 0; !s && i < c.ids.n; i++) {
+		s = store_grant(st, NULL, c.ids.ids[i], user, CB_ROLE_NONE);
+		if (s == CB_ERR_NOTFOUND) /* gone meanwhile */
 			s = CB_OK;
 	}
 	return s;
@@ -380,7 +405,8 @@ cb_status auth_user_delete(cb_store *st, const char *name)
 		return s;
 	/* Nodes and uploads first: should either fail half way, the account
 	 * remains and the deletion can be retried. */
-	if ((s = store_purge_owner(st, u.id)) || (s = uploads_discard(st, u.id)))
+	if ((s = store_purge_owner(st, u.id)) || (s = uploads_discard(st, u.id)) ||
+	    (s = grants_revoke(st, u.id)))
 		return s;
 	store_txn txn;
 	if (!(s = txn.begin(st, true)) && !(s = db_del(txn.t, st->users, name, strlen(name))) &&

@@ -480,10 +480,12 @@ const cb_upload_info *blob_info(const cb_upload *up)
 /* Commits the node for a verified upload inside t: creates it from the
  * target, or sets the content of the existing one, and drops the upload
  * record. Shared by blob_complete and recovery (which skips the quota:
- * it was checked when the upload began, and the bytes are already in). */
+ * it was checked when the upload began, and the bytes are already in).
+ * The event, CREATED or CONTENT by the uploader, is prepared into ev for
+ * the caller to publish after the commit. */
 static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 			       const cJSON *target, uint64_t size, const char *md5,
-			       bool check_quota, id_list *gc, cb_node *out)
+			       bool check_quota, id_list *gc, cb_node *out, ev_pending *ev)
 {
 	char id[CB_ID_LEN + 1];
 	cb_status s;
@@ -501,7 +503,8 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 		content_of = id;
 
 	if (content_of) {
-		s = node_set_content_txn(t, st, info->owner, content_of, info->id, size, md5, NULL, gc);
+		s = node_set_content_txn(t, st, info->owner, content_of, info->id, size, md5, NULL, gc,
+					 ev);
 		if (!s && out)
 			s = node_load_txn(t, st, content_of, out, CB_NODE_META);
 	} else {
@@ -520,6 +523,8 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 			n.created = 0;
 			s = node_create_txn(t, st, info->owner, &n, 0);
 		}
+		if (!s)
+			s = events_prepare(t, st, ev, CB_EV_CREATED, info->owner, n.id);
 		if (!s && out) {
 			node_clear(out);
 			*out = n;
@@ -548,11 +553,12 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 		return cut_back(up, errno);
 
 	store_txn txn;
+	ev_pending ev;
 	id_list gc;
 	cb_status s = txn.begin(st, true);
 	if (!s)
 		s = upload_commit(txn.t, st, &up->info, up->target, up->offset, digest_hex, true, &gc,
-				  out);
+				  out, &ev);
 	if (s)
 		return s;
 	/* rename before commit: a crash in between leaves the file in blobs/
@@ -571,6 +577,7 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 	}
 	blobs_unlink(st, &gc);
 	upload_free(up);
+	events_publish(st, &ev);
 	return CB_OK;
 }
 
@@ -706,13 +713,14 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 	char md5[33];
 	uint64_t size;
 	store_txn txn;
+	ev_pending ev;
 	id_list gc;
 	cb_status s = file_md5(final_path, md5, &size);
 	if (!s)
 		s = txn.begin(st, true);
 	if (!s)
 		s = upload_commit(txn.t, st, info, cJSON_GetObjectItemCaseSensitive(rec, "target"),
-				  size, md5, false, &gc, NULL);
+				  size, md5, false, &gc, NULL, &ev);
 	if (!s)
 		s = txn.commit();
 	if (s) {
@@ -720,6 +728,7 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 		return;
 	}
 	blobs_unlink(st, &gc);
+	events_publish(st, &ev);
 	log_info("blob: finished upload %s interrupted by a crash", info->id);
 }
 

@@ -330,15 +330,21 @@ cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int fla
 	n->blob[0] = n->original[0] = n->thumb[0] = n->md5[0] = 0;
 	n->size = 0;
 	store_txn txn;
+	ev_pending ev;
 	cb_status s = txn.begin(st, true);
 	if (!s)
 		s = node_create_txn(txn.t, st, actor, n, flags);
-	return s ? s : txn.commit();
+	if (!s)
+		s = events_prepare(txn.t, st, &ev, CB_EV_CREATED, actor, n->id);
+	if (!s && !(s = txn.commit()))
+		events_publish(st, &ev);
+	return s;
 }
 
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
 {
 	store_txn txn;
+	ev_pending ev;
 	cb_node old;
 	node_init(&old);
 	cb_status s = txn.begin(st, true);
@@ -371,8 +377,10 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 		    (s = name_put(txn.t, st, n)))
 			goto out;
 	}
-	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n))))
-		s = txn.commit();
+	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n))) &&
+	    !(s = events_prepare(txn.t, st, &ev, CB_EV_UPDATED, actor, n->id)) &&
+	    !(s = txn.commit()))
+		events_publish(st, &ev);
 out:
 	node_clear(&old);
 	return s;
@@ -381,6 +389,7 @@ out:
 cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
 {
 	store_txn txn;
+	ev_pending ev;
 	cb_node n;
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
@@ -390,9 +399,12 @@ cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
 		s = CB_ERR_STATE;
 	if (!s) {
 		n.trashed = cb_now_ms();
+		/* the grants stay with a trashed node: the event counts them */
 		if (!(s = name_del(txn.t, st, &n)) && !(s = trash_key_op(txn.t, st, &n, true)) &&
-		    !(s = node_put(txn.t, st, &n)))
-			s = txn.commit();
+		    !(s = node_put(txn.t, st, &n)) &&
+		    !(s = events_prepare(txn.t, st, &ev, CB_EV_DELETED, actor, n.id)) &&
+		    !(s = txn.commit()))
+			events_publish(st, &ev);
 	}
 	node_clear(&n);
 	return s;
@@ -401,6 +413,7 @@ cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
 cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb_node *out)
 {
 	store_txn txn;
+	ev_pending ev;
 	cb_node n;
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
@@ -412,8 +425,10 @@ cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb
 		n.trashed = 0;
 		if (!(s = claim_name(txn.t, st, &n, CB_NAME_SUFFIX)) &&
 		    !(s = trash_key_op(txn.t, st, &n, false)) && !(s = name_put(txn.t, st, &n)) &&
-		    !(s = node_put(txn.t, st, &n)))
-			s = txn.commit();
+		    !(s = node_put(txn.t, st, &n)) &&
+		    !(s = events_prepare(txn.t, st, &ev, CB_EV_RECOVERED, actor, n.id)) &&
+		    !(s = txn.commit()))
+			events_publish(st, &ev);
 	}
 	if (!s && out) {
 		node_clear(out);
@@ -452,12 +467,18 @@ static cb_status revisions_trim(MDB_txn *t, cb_store *st, const char *id, size_t
 cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 {
 	store_txn txn;
+	ev_pending ev;
 	id_list gc;
 	cb_node n;
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
 		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_PURGE, &n, 0);
+	/* the event shows the node, and counts the grants, as they were: a
+	 * live node's readers learn that it is gone */
+	if (!s)
+		s = events_prepare(txn.t, st, &ev, n.trashed ? CB_EV_PURGED : CB_EV_DELETED, actor,
+				   n.id);
 	if (!s)
 		s = n.trashed ? trash_key_op(txn.t, st, &n, false) : name_del(txn.t, st, &n);
 	if (!s)
@@ -472,8 +493,10 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 	for (size_t i = 0; !s && i < 3; i++)
 		if (blobs[i][0])
 			s = blob_ref_drop(txn.t, st, blobs[i], &gc);
-	if (!s && !(s = txn.commit()))
+	if (!s && !(s = txn.commit())) {
 		blobs_unlink(st, &gc);
+		events_publish(st, &ev);
+	}
 	node_clear(&n);
 	return s;
 }
@@ -494,32 +517,43 @@ static cb_status revision_last_seq(MDB_txn *t, cb_store *st, const char *id, uin
 	});
 }
 
+/* A revision record into r; its patch is taken from j (r->patch owns it
+ * then). */
+static void revision_read(cJSON *j, cb_revision *r)
+{
+	json_copy_str(j, "id", r->id, sizeof(r->id));
+	json_copy_str(j, "node", r->node, sizeof(r->node));
+	json_copy_str(j, "user", r->user, sizeof(r->user));
+	json_copy_str(j, "blob", r->blob, sizeof(r->blob));
+	json_copy_str(j, "md5", r->md5, sizeof(r->md5));
+	r->created = json_int(j, "created");
+	r->size = (uint64_t)json_int(j, "size");
+	r->patch = cJSON_DetachItemFromObjectCaseSensitive(j, "patch");
+}
+
 cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 			       const char *id, const char *blob, uint64_t size,
-			       const char *md5, const cJSON *patch, id_list *gc)
+			       const char *md5, const cJSON *patch, id_list *gc,
+			       ev_pending *ev)
 {
 	cb_node n;
+	cJSON *r = NULL; /* the revision of the previous content */
 	node_init(&n);
 	cb_status s = node_open_txn(t, st, actor, id, CB_ACCESS_WRITE, &n, 0);
 	if (!s && n.blob[0]) {
 		/* the previous content becomes a revision */
-		cJSON *r = cJSON_CreateObject();
 		char rid[CB_ID_LEN + 1], key[CB_ID_LEN + 1 + 16 + 1];
-		int64_t now = cb_now_ms();
 		uint64_t seq = 0;
-		if ((s = revision_last_seq(t, st, n.id, &seq))) {
-			cJSON_Delete(r);
+		if ((s = revision_last_seq(t, st, n.id, &seq)))
 			goto out;
-		}
-		if (!r || id_uuid4(rid)) {
-			cJSON_Delete(r);
+		if (!(r = cJSON_CreateObject()) || id_uuid4(rid)) {
 			s = CB_ERR_NOMEM;
 			goto out;
 		}
 		cJSON_AddStringToObject(r, "id", rid);
 		cJSON_AddStringToObject(r, "node", n.id);
 		cJSON_AddStringToObject(r, "user", actor ? actor : n.owner);
-		cJSON_AddNumberToObject(r, "created", (double)now);
+		cJSON_AddNumberToObject(r, "created", (double)cb_now_ms());
 		cJSON_AddStringToObject(r, "blob", n.blob);
 		cJSON_AddNumberToObject(r, "size", (double)n.size);
 		cJSON_AddStringToObject(r, "md5", n.md5);
@@ -528,7 +562,6 @@ cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 		int klen = snprintf(key, sizeof(key), "%s%c%016llx", n.id, 0,
 				    (unsigned long long)(seq + 1));
 		s = db_put_json(t, st->revisions, key, (size_t)klen, r);
-		cJSON_Delete(r);
 		if (!s)
 			s = revisions_trim(t, st, n.id, st->cfg->revisions_keep, gc);
 	}
@@ -540,7 +573,14 @@ cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 	n.modified = cb_now_ms();
 	if (!(s = node_put(t, st, &n)))
 		s = blob_ref_add(t, st, blob, n.owner, n.id, size);
+	if (!s && ev && !(s = events_prepare(t, st, ev, CB_EV_CONTENT, actor, n.id)) && ev->on &&
+	    r && st->cfg->revisions_keep) {
+		/* named only when kept: with revisions_keep 0 it is gone already */
+		revision_read(r, &ev->rev);
+		ev->has_rev = true;
+	}
 out:
+	cJSON_Delete(r);
 	node_clear(&n);
 	return s;
 }
@@ -550,12 +590,15 @@ cb_status store_node_set_content(cb_store *st, const char *actor, const char *id
 				 const cJSON *patch)
 {
 	store_txn txn;
+	ev_pending ev;
 	id_list gc;
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_set_content_txn(txn.t, st, actor, id, blob, size, md5, patch, &gc);
-	if (!s && !(s = txn.commit()))
+		s = node_set_content_txn(txn.t, st, actor, id, blob, size, md5, patch, &gc, &ev);
+	if (!s && !(s = txn.commit())) {
 		blobs_unlink(st, &gc);
+		events_publish(st, &ev);
+	}
 	return s;
 }
 
@@ -665,14 +708,7 @@ cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
 			return 0;
 		cb_revision r;
 		memset(&r, 0, sizeof(r));
-		json_copy_str(j, "id", r.id, sizeof(r.id));
-		json_copy_str(j, "node", r.node, sizeof(r.node));
-		json_copy_str(j, "user", r.user, sizeof(r.user));
-		json_copy_str(j, "blob", r.blob, sizeof(r.blob));
-		json_copy_str(j, "md5", r.md5, sizeof(r.md5));
-		r.created = json_int(j, "created");
-		r.size = (uint64_t)json_int(j, "size");
-		r.patch = cJSON_DetachItemFromObjectCaseSensitive(j, "patch");
+		revision_read(j, &r);
 		int stop = visit(&r, ctx);
 		cJSON_Delete(r.patch);
 		cJSON_Delete(j);
@@ -680,6 +716,9 @@ cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
 	});
 }
 
+/* Each node is purged by store_node_purge() as the server, so each
+ * publishes its own event: PURGED for one in the trash, DELETED (to all
+ * who could read it) for a live one. */
 cb_status store_purge_owner(cb_store *st, const char *owner)
 {
 	/* Collect first: purging while a cursor walks the same index is not

@@ -7,9 +7,11 @@
 #include <lmdb.h>
 #include <cjson/cJSON.h>
 #include "cubby/config.h"
+#include "cubby/events.h"
 #include "cubby/store.h"
 
 struct cb_upload;
+struct ev_walk;
 
 /* Room for "<data_dir>/<subdir>/<id>". */
 #define CB_DATA_PATH_MAX (CB_FILE_PATH_MAX + 64)
@@ -32,6 +34,9 @@ struct cb_store {
 	MDB_dbi uploads;        /* upload id -> upload JSON */
 	const cb_config *cfg;
 	cb_upload *open_uploads; /* blob.cpp: uploads open in this process */
+	cb_subscriber *subs;     /* events.cpp: the bus's subscribers */
+	ev_walk *walks;          /* events.cpp: deliveries under way */
+	const void *origin;      /* events_set_origin() */
 };
 
 /* Maps an LMDB return code onto cb_status (MDB_MAP_FULL -> NOSPACE). */
@@ -110,6 +115,57 @@ cb_status id_list_add(id_list *l, const char *id);
 /* Unlinks the blob files named in gc (after commit) and empties it. */
 void blobs_unlink(cb_store *st, id_list *gc);
 
+/* ---- events (events.cpp) ---- */
+
+/* An event on its way: filled inside the write transaction, where the
+ * node and its grants are as the audience must see them (before a purge
+ * drops them, after a grant changes), and published once the transaction
+ * committed. Nothing is filled, and nothing read, when no subscriber
+ * wants the event. */
+struct ev_pending {
+	bool on;                    /* someone listens: the rest is filled */
+	cb_event_op op;
+	bool server;                /* actor NULL */
+	char actor[CB_ID_LEN + 1];
+	cb_node node;               /* with meta */
+	char subject[CB_ID_LEN + 1]; /* ACCESS_*: user id or CB_ANYONE */
+	cb_role role;
+	bool owner_only;            /* the audience is the owner alone */
+	bool everyone;              /* ... or every subscriber (public) */
+	id_list grantees;           /* ... else the owner and these */
+	bool has_rev;
+	cb_revision rev;
+	/* zeroed by hand, not node_init(): a mutation nobody listens to
+	 * allocates nothing */
+	ev_pending() : on(false), op(CB_EV_CREATED), server(false), role(CB_ROLE_NONE),
+		       owner_only(false), everyone(false), has_rev(false)
+	{
+		actor[0] = subject[0] = 0;
+		memset(&node, 0, sizeof(node));
+		memset(&rev, 0, sizeof(rev));
+	}
+	ev_pending(const ev_pending &) = delete;
+	ev_pending &operator=(const ev_pending &) = delete;
+	~ev_pending()
+	{
+		node_clear(&node);
+		cJSON_Delete(rev.patch);
+	}
+};
+
+/* True when some subscriber takes op on node id (whoever its user). */
+bool events_wanted(cb_store *st, cb_event_op op, const char *id);
+/* Starts ev for op on node id by actor, when someone listens: loads the
+ * node with its meta from t and, unless the audience is the owner alone or
+ * everyone, the users holding grants on it. Call it inside the write
+ * transaction, at the point where the node is as the event must show it.
+ * The caller adds subject, role and revision. */
+cb_status events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
+			 const char *actor, const char *id);
+/* Delivers ev to each subscriber it is for (nothing when !ev->on). Call it
+ * only after the transaction committed. */
+void events_publish(cb_store *st, ev_pending *ev);
+
 /* Records that blob `id` (size bytes) belongs to owner's node; adds it to
  * owner's usage. A blob already registered is CB_ERR_EXISTS. */
 cb_status blob_ref_add(MDB_txn *t, cb_store *st, const char *id,
@@ -134,9 +190,12 @@ cb_status node_create_txn(MDB_txn *t, cb_store *st, const char *actor,
 cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
 			const char *parent, const char *name,
 			char id_out[CB_ID_LEN + 1]);
+/* Sets node id's content (store_node_set_content inside t); prepares the
+ * CONTENT event, with the revision, into ev when ev is not NULL. */
 cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 			       const char *id, const char *blob, uint64_t size,
-			       const char *md5, const cJSON *patch, id_list *gc);
+			       const char *md5, const cJSON *patch, id_list *gc,
+			       ev_pending *ev);
 cb_status store_access_txn(MDB_txn *t, cb_store *st, const cb_node *n,
 			   const char *user, cb_access want);
 /* A client-chosen node id: 1 to 36 of A-Z a-z 0-9 . _ - */

@@ -1,0 +1,169 @@
+/* events.cpp: the event bus (include/cubby/events.h, DESIGN §1): the
+ * subscriber list, the audience of an event, and delivery.
+ *
+ * Subscribers sit on a doubly linked list in cb_store, newest first. A
+ * callback may unsubscribe itself or any other subscriber, and may cause
+ * another event (a mutation) whose delivery runs inside this one. So each
+ * delivery under way keeps its cursor, the subscriber it visits next, in
+ * a frame on the stack, and the frames are chained from st->walks:
+ * events_unsubscribe() moves every cursor that points at the subscriber
+ * it removes on to the one after. The current subscriber is never touched
+ * after its callback returns, so it may even be freed there. New
+ * subscribers go to the head of the list, behind every cursor, so they
+ * miss an event already being delivered rather than get it half way. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cubby/events.h"
+#include "store_internal.h"
+
+struct ev_walk {
+	cb_subscriber *next; /* visited next; moved on by events_unsubscribe */
+	ev_walk *up;         /* the delivery this one runs inside, if any */
+};
+
+static const char *const op_names[CB_EV_COUNT] = {
+	"created", "updated", "deleted", "recovered",
+	"purged", "content", "access-granted", "access-removed",
+};
+
+const char *event_op_name(cb_event_op op)
+{
+	return ((unsigned)op < CB_EV_COUNT) ? op_names[op] : "unknown";
+}
+
+void events_set_origin(cb_store *st, const void *origin)
+{
+	st->origin = origin;
+}
+
+static bool subscribed(cb_store *st, const cb_subscriber *s)
+{
+	return s->prev || st->subs == s;
+}
+
+void events_subscribe(cb_store *st, cb_subscriber *s)
+{
+	if (!s || subscribed(st, s))
+		return;
+	s->prev = NULL;
+	s->next = st->subs;
+	if (st->subs)
+		st->subs->prev = s;
+	st->subs = s;
+}
+
+void events_unsubscribe(cb_store *st, cb_subscriber *s)
+{
+	if (!s || !subscribed(st, s))
+		return;
+	for (ev_walk *w = st->walks; w; w = w->up)
+		if (w->next == s)
+			w->next = s->next;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		st->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* The subscriber's filters, before any question of permission. */
+static bool sub_takes(const cb_subscriber *s, cb_event_op op, const char *id)
+{
+	return (!s->ops || (s->ops & CB_EV_BIT(op))) && (!s->node || !strcmp(s->node, id));
+}
+
+bool events_wanted(cb_store *st, cb_event_op op, const char *id)
+{
+	for (const cb_subscriber *s = st->subs; s; s = s->next)
+		if (sub_takes(s, op, id))
+			return true;
+	return false;
+}
+
+/* Users holding a grant on node id: read in the transaction of the
+ * change, so they are the grants as the event must count them. */
+static cb_status grantees_load(MDB_txn *t, cb_store *st, const char *id, id_list *out)
+{
+	size_t plen = strlen(id) + 1;
+	cb_status s2 = CB_OK;
+	cb_status s = db_scan(t, st->grants, id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
+		char user[CB_ID_LEN + 1];
+		size_t ulen = k.mv_size - plen;
+		if (ulen > CB_ID_LEN)
+			return 0;
+		memcpy(user, (const char *)k.mv_data + plen, ulen);
+		user[ulen] = 0;
+		s2 = id_list_add(out, user);
+		return s2 ? 1 : 0;
+	});
+	return s ? s : s2;
+}
+
+cb_status events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
+			 const char *actor, const char *id)
+{
+	if (!events_wanted(st, op, id))
+		return CB_OK;
+	ev->op = op;
+	ev->server = !actor;
+	snprintf(ev->actor, sizeof(ev->actor), "%s", actor ? actor : "");
+	cb_status s = node_load_txn(t, st, id, &ev->node, CB_NODE_META);
+	if (s)
+		return s;
+	/* spec 3: a creation is the owner's news; a purge only ever happens
+	 * to what the owner alone could see (the trash), and so does
+	 * anything but the move into it of a trashed node */
+	ev->owner_only = op == CB_EV_CREATED || op == CB_EV_PURGED ||
+			 (ev->node.trashed && op != CB_EV_DELETED);
+	ev->everyone = !ev->owner_only && ev->node.anyone != CB_ROLE_NONE;
+	if (!ev->owner_only && !ev->everyone && (s = grantees_load(t, st, id, &ev->grantees)))
+		return s;
+	ev->on = true;
+	return CB_OK;
+}
+
+static bool in_audience(const ev_pending *ev, const char *user)
+{
+	if (!user)
+		return true; /* the server itself */
+	if (*user && !strcmp(user, ev->node.owner))
+		return true;
+	if (ev->owner_only)
+		return false;
+	if (ev->everyone)
+		return true;
+	if (!*user)
+		return false; /* anonymous: public nodes only */
+	if (ev->subject[0] && !strcmp(user, ev->subject))
+		return true;
+	for (size_t i = 0; i < ev->grantees.n; i++)
+		if (!strcmp(user, ev->grantees.ids[i]))
+			return true;
+	return false;
+}
+
+void events_publish(cb_store *st, ev_pending *ev)
+{
+	if (!ev->on)
+		return;
+	cb_event e;
+	e.op = ev->op;
+	e.node = &ev->node;
+	e.actor = ev->server ? NULL : ev->actor;
+	e.subject = ev->subject[0] ? ev->subject : NULL;
+	e.role = ev->role;
+	e.revision = ev->has_rev ? &ev->rev : NULL;
+	e.origin = st->origin;
+
+	ev_walk w = {st->subs, st->walks};
+	st->walks = &w;
+	while (cb_subscriber *s = w.next) {
+		w.next = s->next;
+		if (s->fn && sub_takes(s, e.op, ev->node.id) && in_audience(ev, s->user))
+			s->fn(&e, s->user, s->ctx);
+	}
+	st->walks = w.up;
+}

@@ -1,0 +1,1016 @@
+/* test_events.cpp: unit tests for the event bus (include/cubby/events.h,
+ * DESIGN §1 and the spec 3 audience of §7) on a real store in a fresh
+ * temporary data directory: which subscriber hears of which mutation,
+ * what the event carries, that a failed mutation publishes nothing, and
+ * that subscribers may come and go from inside a callback. Alice owns,
+ * bob and dave get grants, carol is a stranger. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+/* cmocka 1.1's header declares its functions without extern "C" */
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <ftw.h>
+#include <limits.h>
+#include <md5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cubby/auth.h"
+#include "cubby/blob.h"
+#include "cubby/config.h"
+#include "cubby/events.h"
+#include "cubby/ids.h"
+#include "cubby/store.h"
+#include "../../src/core/store_internal.h" /* events_wanted() */
+
+/* ---- a recording subscriber ---- */
+
+#define REC_MAX 16
+
+struct rec_ev {
+	cb_event_op op;
+	char user[CB_ID_LEN + 1];     /* delivered for */
+	char node[CB_ID_LEN + 1];
+	char name[CB_NAME_MAX + 1];
+	char blob[CB_ID_LEN + 1];
+	char actor[CB_ID_LEN + 1];    /* "" when NULL */
+	bool actor_null;
+	char subject[CB_ID_LEN + 1];  /* "" when NULL */
+	bool subject_null;
+	cb_role role;
+	cb_role anyone;
+	int64_t trashed;
+	uint64_t size;
+	bool has_meta;
+	int meta_n;                   /* meta's "n", -1 when absent */
+	bool has_rev;
+	char rev_blob[CB_ID_LEN + 1];
+	char rev_user[CB_ID_LEN + 1];
+	bool rev_patch;
+	const void *origin;
+};
+
+struct rec;
+typedef void (*rec_hook)(rec *r, const cb_event *ev);
+
+struct rec {
+	cb_subscriber sub;
+	rec_ev ev[REC_MAX];
+	int n;
+	rec_hook hook; /* run after recording */
+	void *hook_ctx;
+};
+
+static void rec_fn(const cb_event *ev, const char *user, void *ctx)
+{
+	rec *r = (rec *)ctx;
+	assert_true(r->n < REC_MAX);
+	rec_ev *e = &r->ev[r->n++];
+	memset(e, 0, sizeof(*e));
+	e->op = ev->op;
+	snprintf(e->user, sizeof(e->user), "%s", user ? user : "(server)");
+	snprintf(e->node, sizeof(e->node), "%s", ev->node->id);
+	snprintf(e->name, sizeof(e->name), "%s", ev->node->name);
+	snprintf(e->blob, sizeof(e->blob), "%s", ev->node->blob);
+	e->actor_null = !ev->actor;
+	snprintf(e->actor, sizeof(e->actor), "%s", ev->actor ? ev->actor : "");
+	e->subject_null = !ev->subject;
+	snprintf(e->subject, sizeof(e->subject), "%s", ev->subject ? ev->subject : "");
+	e->role = ev->role;
+	e->anyone = ev->node->anyone;
+	e->trashed = ev->node->trashed;
+	e->size = ev->node->size;
+	e->has_meta = ev->node->meta != NULL;
+	const cJSON *mn = cJSON_GetObjectItemCaseSensitive(ev->node->meta, "n");
+	e->meta_n = cJSON_IsNumber(mn) ? mn->valueint : -1;
+	e->has_rev = ev->revision != NULL;
+	if (ev->revision) {
+		snprintf(e->rev_blob, sizeof(e->rev_blob), "%s", ev->revision->blob);
+		snprintf(e->rev_user, sizeof(e->rev_user), "%s", ev->revision->user);
+		e->rev_patch = ev->revision->patch != NULL;
+		assert_string_equal(ev->revision->node, ev->node->id);
+	}
+	e->origin = ev->origin;
+	if (r->hook)
+		r->hook(r, ev);
+}
+
+static void rec_init(rec *r, const char *user, const char *node = NULL, unsigned ops = 0)
+{
+	memset(r, 0, sizeof(*r));
+	r->sub.user = user;
+	r->sub.node = node;
+	r->sub.ops = ops;
+	r->sub.fn = rec_fn;
+	r->sub.ctx = r;
+}
+
+static const rec_ev *last(const rec *r)
+{
+	assert_true(r->n > 0);
+	return &r->ev[r->n - 1];
+}
+
+/* ---- fixture ---- */
+
+struct fx {
+	char dir[64];
+	cb_config cfg;
+	cb_store *st;
+	char alice[CB_ID_LEN + 1];
+	char bob[CB_ID_LEN + 1];
+	char carol[CB_ID_LEN + 1];
+	char dave[CB_ID_LEN + 1];
+	rec ra, rb, rc, rd; /* one subscriber each, every event */
+};
+
+static int rm_entry(const char *path, const struct stat *, int, struct FTW *)
+{
+	return remove(path);
+}
+
+static void subscribe_all(fx *f)
+{
+	rec_init(&f->ra, f->alice);
+	rec_init(&f->rb, f->bob);
+	rec_init(&f->rc, f->carol);
+	rec_init(&f->rd, f->dave);
+	events_subscribe(f->st, &f->ra.sub);
+	events_subscribe(f->st, &f->rb.sub);
+	events_subscribe(f->st, &f->rc.sub);
+	events_subscribe(f->st, &f->rd.sub);
+}
+
+static int setup(void **state)
+{
+	fx *f = (fx *)calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-events-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
+	f->cfg.pbkdf2_iterations = 1000;
+	if (store_open(&f->cfg, &f->st) != CB_OK)
+		return -1;
+	static const char *const names[] = {"alice", "bob", "carol", "dave"};
+	char *ids[] = {f->alice, f->bob, f->carol, f->dave};
+	for (int i = 0; i < 4; i++) {
+		cb_user u;
+		if (auth_user_create(f->st, names[i], "secret-pass", false, &u) != CB_OK)
+			return -1;
+		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
+	}
+	subscribe_all(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = (fx *)*state;
+	if (!f)
+		return 0;
+	store_close(f->st);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	*state = NULL;
+	return 0;
+}
+
+static void reset(fx *f)
+{
+	f->ra.n = f->rb.n = f->rc.n = f->rd.n = 0;
+}
+
+/* How many events each of alice, bob, carol, dave got. */
+static void expect(fx *f, int a, int b, int c, int d)
+{
+	if (f->ra.n != a || f->rb.n != b || f->rc.n != c || f->rd.n != d)
+		print_error("got alice %d bob %d carol %d dave %d, want %d %d %d %d\n", f->ra.n,
+			    f->rb.n, f->rc.n, f->rd.n, a, b, c, d);
+	assert_int_equal(f->ra.n, a);
+	assert_int_equal(f->rb.n, b);
+	assert_int_equal(f->rc.n, c);
+	assert_int_equal(f->rd.n, d);
+}
+
+/* ---- helpers ---- */
+
+static void mk(fx *f, const char *actor, const char *name, char id[CB_ID_LEN + 1],
+	       cb_role anyone = CB_ROLE_NONE)
+{
+	cb_node n;
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	n.anyone = anyone;
+	n.meta = cJSON_Parse("{\"n\":1}");
+	assert_int_equal(store_node_create(f->st, actor, &n, 0), CB_OK);
+	snprintf(id, CB_ID_LEN + 1, "%s", n.id);
+	node_clear(&n);
+}
+
+static void grant(fx *f, const char *id, const char *user, cb_role role)
+{
+	assert_int_equal(store_grant(f->st, f->alice, id, user, role), CB_OK);
+}
+
+/* Renames id as actor (meta left as stored). */
+static cb_status rename_as(fx *f, const char *actor, const char *id, const char *name)
+{
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, NULL, id, &n, 0), CB_OK);
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	cb_status s = store_node_update(f->st, actor, &n, 0);
+	node_clear(&n);
+	return s;
+}
+
+static void put_blob(fx *f, char id[CB_ID_LEN + 1])
+{
+	char path[PATH_MAX];
+	assert_int_equal(id_uuid4(id), 0);
+	store_blob_path(f->st, id, path, sizeof(path));
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fputs("content", fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void set_content(fx *f, const char *actor, const char *id, char blob[CB_ID_LEN + 1],
+			const cJSON *patch = NULL)
+{
+	put_blob(f, blob);
+	assert_int_equal(store_node_set_content(f->st, actor, id, blob, 7,
+						"0123456789abcdef0123456789abcdef", patch),
+			 CB_OK);
+}
+
+/* Uploads `text` as actor through blob.h; the node as committed to out. */
+static void upload(fx *f, const char *actor, cb_upload_mode mode, const char *target_id,
+		   const char *name, const char *text, cb_node *out)
+{
+	cb_node t;
+	cb_upload *up;
+	char md5[33];
+	node_init(&t);
+	if (target_id)
+		snprintf(t.id, sizeof(t.id), "%s", target_id);
+	if (name)
+		snprintf(t.name, sizeof(t.name), "%s", name);
+	size_t len = strlen(text);
+	assert_int_equal(blob_begin(f->st, actor, &t, mode, (int64_t)len, &up), CB_OK);
+	node_clear(&t);
+	assert_int_equal(blob_write(up, 0, text, len), CB_OK);
+	MD5Data((const uint8_t *)text, len, md5);
+	node_init(out);
+	assert_int_equal(blob_complete(up, md5, out), CB_OK);
+}
+
+/* ---- who hears what ---- */
+
+static void test_create_owner_only(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], pub[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	expect(f, 1, 0, 0, 0);
+	const rec_ev *e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_CREATED);
+	assert_string_equal(e->node, id);
+	assert_string_equal(e->name, "a.txt");
+	assert_string_equal(e->user, f->alice);
+	assert_string_equal(e->actor, f->alice);
+	assert_true(e->subject_null);
+	assert_false(e->has_rev);
+	assert_int_equal(e->meta_n, 1);
+	assert_null(e->origin);
+
+	/* public from the start: still the owner's news alone (spec 3) */
+	reset(f);
+	mk(f, f->alice, "p.txt", pub, CB_ROLE_READER);
+	expect(f, 1, 0, 0, 0);
+
+	/* created by the server for bob */
+	reset(f);
+	cb_node n;
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "by-server");
+	snprintf(n.owner, sizeof(n.owner), "%s", f->bob);
+	assert_int_equal(store_node_create(f->st, NULL, &n, 0), CB_OK);
+	node_clear(&n);
+	expect(f, 0, 1, 0, 0);
+	assert_true(last(&f->rb)->actor_null);
+	assert_false(last(&f->rb)->has_meta);
+}
+
+static void test_update_owner_and_grantees(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	reset(f);
+
+	assert_int_equal(rename_as(f, f->alice, id, "b.txt"), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_UPDATED);
+	assert_string_equal(e->user, f->bob);
+	assert_string_equal(e->name, "b.txt");
+	assert_string_equal(e->actor, f->alice);
+	/* the update left meta alone; the event still carries it */
+	assert_int_equal(e->meta_n, 1);
+
+	/* a writer's change reaches the owner too */
+	reset(f);
+	assert_int_equal(rename_as(f, f->bob, id, "c.txt"), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	assert_string_equal(last(&f->ra)->actor, f->bob);
+	assert_string_equal(last(&f->ra)->name, "c.txt");
+}
+
+static void test_trash_recover(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	reset(f);
+
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	assert_int_equal(last(&f->rb)->op, CB_EV_DELETED);
+	assert_true(last(&f->rb)->trashed != 0);
+
+	/* in the trash the node is alice's alone */
+	reset(f);
+	assert_int_equal(rename_as(f, f->alice, id, "t.txt"), CB_OK);
+	expect(f, 1, 0, 0, 0);
+	assert_int_equal(last(&f->ra)->op, CB_EV_UPDATED);
+
+	/* back from the trash, with the grants it kept */
+	reset(f);
+	cb_node out;
+	node_init(&out);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, &out), CB_OK);
+	node_clear(&out);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_RECOVERED);
+	assert_int_equal(e->trashed, 0);
+	assert_string_equal(e->name, "t.txt");
+}
+
+static void test_content_with_revision(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	reset(f);
+
+	/* first content: nothing to keep, no revision */
+	set_content(f, f->alice, id, b1);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_CONTENT);
+	assert_string_equal(e->blob, b1);
+	assert_int_equal(e->size, 7);
+	assert_false(e->has_rev);
+
+	/* replaced by bob: the revision keeps b1 */
+	reset(f);
+	cJSON *patch = cJSON_Parse("[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]");
+	set_content(f, f->bob, id, b2, patch);
+	cJSON_Delete(patch);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_CONTENT);
+	assert_string_equal(e->blob, b2);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, b1);
+	assert_string_equal(e->rev_user, f->bob);
+	assert_true(e->rev_patch);
+	assert_string_equal(e->actor, f->bob);
+}
+
+static void test_content_revisions_keep_zero(void **state)
+{
+	fx *f = (fx *)*state;
+	store_close(f->st);
+	f->cfg.revisions_keep = 0;
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	subscribe_all(f);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	set_content(f, f->alice, id, b1);
+	reset(f);
+	set_content(f, f->alice, id, b2);
+	expect(f, 1, 0, 0, 0);
+	/* none is kept, so the event names none */
+	assert_false(last(&f->ra)->has_rev);
+}
+
+static void test_public_node_reaches_everyone(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	rec anon;
+	rec_init(&anon, ""); /* an anonymous client */
+	events_subscribe(f->st, &anon.sub);
+	mk(f, f->alice, "a.txt", id);
+	reset(f);
+
+	grant(f, id, CB_ANYONE, CB_ROLE_READER);
+	expect(f, 1, 1, 1, 1);
+	assert_int_equal(anon.n, 1);
+	const rec_ev *e = last(&f->rc);
+	assert_int_equal(e->op, CB_EV_ACCESS_GRANTED);
+	assert_string_equal(e->subject, CB_ANYONE);
+	assert_int_equal(e->role, CB_ROLE_READER);
+	assert_int_equal(e->anyone, CB_ROLE_READER);
+
+	reset(f);
+	anon.n = 0;
+	assert_int_equal(rename_as(f, f->alice, id, "b.txt"), CB_OK);
+	expect(f, 1, 1, 1, 1);
+	assert_int_equal(anon.n, 1);
+	assert_int_equal(last(&f->rc)->op, CB_EV_UPDATED);
+
+	/* made private: everyone just lost it, so everyone hears */
+	reset(f);
+	anon.n = 0;
+	grant(f, id, CB_ANYONE, CB_ROLE_NONE);
+	expect(f, 1, 1, 1, 1);
+	assert_int_equal(anon.n, 1);
+	e = last(&f->rc);
+	assert_int_equal(e->op, CB_EV_ACCESS_REMOVED);
+	assert_string_equal(e->subject, CB_ANYONE);
+	assert_int_equal(e->anyone, CB_ROLE_NONE);
+
+	/* and from now on, strangers hear nothing */
+	reset(f);
+	anon.n = 0;
+	assert_int_equal(rename_as(f, f->alice, id, "c.txt"), CB_OK);
+	expect(f, 1, 0, 0, 0);
+	assert_int_equal(anon.n, 0);
+
+	/* public through store_node_update: the updated node is public */
+	reset(f);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, NULL, id, &n, 0), CB_OK);
+	n.anyone = CB_ROLE_READER;
+	assert_int_equal(store_node_update(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+	expect(f, 1, 1, 1, 1);
+	assert_int_equal(last(&f->rc)->op, CB_EV_UPDATED);
+	events_unsubscribe(f->st, &anon.sub);
+}
+
+static void test_grant_reaches_new_user(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->dave, CB_ROLE_READER);
+	expect(f, 2, 0, 0, 1); /* created, then dave's grant */
+	reset(f);
+
+	grant(f, id, f->bob, CB_ROLE_READER);
+	expect(f, 1, 1, 0, 1); /* owner, the new user, who had access */
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_ACCESS_GRANTED);
+	assert_string_equal(e->subject, f->bob);
+	assert_int_equal(e->role, CB_ROLE_READER);
+	assert_string_equal(e->actor, f->alice);
+	assert_string_equal(e->user, f->bob);
+
+	/* a changed role is granted again */
+	reset(f);
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	expect(f, 1, 1, 0, 1);
+	assert_int_equal(last(&f->rd)->role, CB_ROLE_WRITER);
+
+	/* the same role again changes nothing: no event */
+	reset(f);
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	expect(f, 0, 0, 0, 0);
+}
+
+static void test_remove_reaches_removed_user(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	grant(f, id, f->dave, CB_ROLE_READER);
+	reset(f);
+
+	grant(f, id, f->bob, CB_ROLE_NONE);
+	expect(f, 1, 1, 0, 1);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_ACCESS_REMOVED);
+	assert_string_equal(e->subject, f->bob);
+	assert_int_equal(e->role, CB_ROLE_NONE);
+
+	/* gone for good: bob hears no more */
+	reset(f);
+	assert_int_equal(rename_as(f, f->alice, id, "b.txt"), CB_OK);
+	expect(f, 1, 0, 0, 1);
+
+	/* removing a grant carol never had tells her nothing */
+	reset(f);
+	grant(f, id, f->carol, CB_ROLE_NONE);
+	expect(f, 0, 0, 0, 0);
+}
+
+static void test_purge(void **state)
+{
+	fx *f = (fx *)*state;
+	char live[CB_ID_LEN + 1], trashed[CB_ID_LEN + 1];
+	mk(f, f->alice, "live", live);
+	mk(f, f->alice, "trashed", trashed);
+	grant(f, live, f->bob, CB_ROLE_READER);
+	grant(f, trashed, f->bob, CB_ROLE_READER);
+	assert_int_equal(store_node_trash(f->st, f->alice, trashed), CB_OK);
+	reset(f);
+
+	/* from the trash: only the owner could see it */
+	assert_int_equal(store_node_purge(f->st, f->alice, trashed), CB_OK);
+	expect(f, 1, 0, 0, 0);
+	assert_int_equal(last(&f->ra)->op, CB_EV_PURGED);
+	assert_string_equal(last(&f->ra)->node, trashed);
+
+	/* live: DELETED to all who could read it, grants as they were */
+	reset(f);
+	assert_int_equal(store_node_purge(f->st, f->alice, live), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_DELETED);
+	assert_string_equal(e->node, live);
+	assert_string_equal(e->name, "live");
+	assert_int_equal(e->meta_n, 1);
+	assert_int_equal(e->trashed, 0);
+}
+
+static void test_user_deletion(void **state)
+{
+	fx *f = (fx *)*state;
+	char live[CB_ID_LEN + 1], trashed[CB_ID_LEN + 1];
+	mk(f, f->alice, "live", live);
+	mk(f, f->alice, "trashed", trashed);
+	grant(f, live, f->bob, CB_ROLE_READER);
+	assert_int_equal(store_node_trash(f->st, f->alice, trashed), CB_OK);
+	reset(f);
+
+	/* one event per node, by the server */
+	assert_int_equal(auth_user_delete(f->st, "alice"), CB_OK);
+	expect(f, 2, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_DELETED);
+	assert_string_equal(e->node, live);
+	assert_true(e->actor_null);
+	int purged = 0, deleted = 0;
+	for (int i = 0; i < f->ra.n; i++) {
+		purged += f->ra.ev[i].op == CB_EV_PURGED && !strcmp(f->ra.ev[i].node, trashed);
+		deleted += f->ra.ev[i].op == CB_EV_DELETED && !strcmp(f->ra.ev[i].node, live);
+	}
+	assert_int_equal(purged, 1);
+	assert_int_equal(deleted, 1);
+}
+
+/* A deleted user's grants on others' nodes go with an ACCESS_REMOVED
+ * each, so the owner and other grantees hear of it. */
+static void test_user_deletion_removes_grants(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "shared", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	grant(f, id, f->dave, CB_ROLE_READER);
+	reset(f);
+
+	assert_int_equal(auth_user_delete(f->st, "bob"), CB_OK);
+	expect(f, 1, 1, 0, 1);
+	const rec_ev *e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_ACCESS_REMOVED);
+	assert_string_equal(e->node, id);
+	assert_string_equal(e->subject, f->bob);
+	assert_true(e->actor_null);
+}
+
+/* ---- filters, origin, the server ---- */
+
+static void test_node_filter(void **state)
+{
+	fx *f = (fx *)*state;
+	char one[CB_ID_LEN + 1], two[CB_ID_LEN + 1];
+	mk(f, f->alice, "one", one);
+	mk(f, f->alice, "two", two);
+	rec only;
+	rec_init(&only, f->alice, one);
+	events_subscribe(f->st, &only.sub);
+
+	assert_int_equal(rename_as(f, f->alice, two, "two-b"), CB_OK);
+	assert_int_equal(only.n, 0);
+	assert_int_equal(rename_as(f, f->alice, one, "one-b"), CB_OK);
+	assert_int_equal(only.n, 1);
+	assert_string_equal(last(&only)->node, one);
+	assert_int_equal(store_node_trash(f->st, f->alice, two), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, one), CB_OK);
+	assert_int_equal(only.n, 2);
+	assert_int_equal(last(&only)->op, CB_EV_DELETED);
+
+	/* the node filter does not widen the audience */
+	rec stranger;
+	rec_init(&stranger, f->carol, one);
+	events_subscribe(f->st, &stranger.sub);
+	assert_int_equal(store_node_recover(f->st, f->alice, one, NULL), CB_OK);
+	assert_int_equal(stranger.n, 0);
+	assert_int_equal(only.n, 3);
+	events_unsubscribe(f->st, &only.sub);
+	events_unsubscribe(f->st, &stranger.sub);
+}
+
+static void test_op_mask(void **state)
+{
+	fx *f = (fx *)*state;
+	rec masked;
+	rec_init(&masked, f->alice, NULL, CB_EV_BIT(CB_EV_DELETED) | CB_EV_BIT(CB_EV_PURGED));
+	events_subscribe(f->st, &masked.sub);
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a", id);
+	assert_int_equal(rename_as(f, f->alice, id, "b"), CB_OK);
+	assert_int_equal(masked.n, 0);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+	assert_int_equal(masked.n, 3);
+	assert_int_equal(masked.ev[0].op, CB_EV_DELETED);
+	assert_int_equal(masked.ev[1].op, CB_EV_DELETED);
+	assert_int_equal(masked.ev[2].op, CB_EV_PURGED);
+	assert_int_equal(f->ra.n, 6); /* the unmasked one got them all */
+	events_unsubscribe(f->st, &masked.sub);
+	assert_string_equal(event_op_name(CB_EV_CREATED), "created");
+	assert_string_equal(event_op_name(CB_EV_ACCESS_REMOVED), "access-removed");
+}
+
+static void test_wanted(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a", id);
+	assert_true(events_wanted(f->st, CB_EV_UPDATED, id));
+	events_unsubscribe(f->st, &f->ra.sub);
+	events_unsubscribe(f->st, &f->rb.sub);
+	events_unsubscribe(f->st, &f->rc.sub);
+	events_unsubscribe(f->st, &f->rd.sub);
+	assert_false(events_wanted(f->st, CB_EV_UPDATED, id));
+	assert_null(f->st->subs);
+
+	/* nobody listening: mutations run as ever */
+	assert_int_equal(rename_as(f, f->alice, id, "b"), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+
+	rec masked;
+	rec_init(&masked, f->alice, id, CB_EV_BIT(CB_EV_PURGED));
+	events_subscribe(f->st, &masked.sub);
+	assert_true(events_wanted(f->st, CB_EV_PURGED, id));
+	assert_false(events_wanted(f->st, CB_EV_UPDATED, id));
+	assert_false(events_wanted(f->st, CB_EV_PURGED, "other"));
+	events_unsubscribe(f->st, &masked.sub);
+	expect(f, 1, 0, 0, 0);
+}
+
+static void test_origin(void **state)
+{
+	fx *f = (fx *)*state;
+	int conn1 = 1, conn2 = 2;
+	char id[CB_ID_LEN + 1];
+	events_set_origin(f->st, &conn1);
+	mk(f, f->alice, "a", id);
+	assert_ptr_equal(last(&f->ra)->origin, &conn1);
+	events_set_origin(f->st, &conn2);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	assert_ptr_equal(last(&f->ra)->origin, &conn2);
+	assert_ptr_equal(last(&f->rb)->origin, &conn2);
+	events_set_origin(f->st, NULL);
+	assert_int_equal(rename_as(f, f->alice, id, "b"), CB_OK);
+	assert_null(last(&f->rb)->origin);
+}
+
+static void test_server_subscriber(void **state)
+{
+	fx *f = (fx *)*state;
+	rec server;
+	rec_init(&server, NULL);
+	events_subscribe(f->st, &server.sub);
+	char a[CB_ID_LEN + 1], c[CB_ID_LEN + 1];
+	mk(f, f->alice, "a", a);
+	mk(f, f->carol, "c", c);
+	assert_int_equal(server.n, 2);
+	assert_string_equal(server.ev[0].user, "(server)");
+	assert_string_equal(server.ev[1].node, c);
+	events_unsubscribe(f->st, &server.sub);
+}
+
+/* ---- failure publishes nothing ---- */
+
+static void test_failed_mutations_publish_nothing(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], other[CB_ID_LEN + 1], blob[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	mk(f, f->alice, "b.txt", other);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	reset(f);
+
+	cb_node n;
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "a.txt");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_ERR_EXISTS);
+	node_clear(&n);
+	node_init(&n);
+	snprintf(n.name, sizeof(n.name), "..");
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_ERR_INVAL);
+	node_clear(&n);
+	assert_int_equal(rename_as(f, f->carol, id, "x"), CB_ERR_NOTFOUND);
+	assert_int_equal(rename_as(f, f->bob, id, "x"), CB_ERR_ACCESS);
+	assert_int_equal(rename_as(f, f->alice, id, "b.txt"), CB_ERR_EXISTS);
+	assert_int_equal(store_node_trash(f->st, f->bob, id), CB_ERR_ACCESS);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_ERR_STATE);
+	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
+	assert_int_equal(store_node_purge(f->st, f->carol, id), CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_WRITER), CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->carol, id, f->carol, CB_ROLE_READER),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->alice, CB_ROLE_READER), CB_ERR_INVAL);
+	assert_int_equal(store_grant(f->st, f->alice, id, "no-such-user", CB_ROLE_READER),
+			 CB_ERR_NOTFOUND);
+	put_blob(f, blob);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 7,
+						"0123456789abcdef0123456789abcdef", NULL),
+			 CB_ERR_ACCESS);
+	assert_int_equal(store_node_set_content(f->st, f->alice, id, "not-a-uuid", 7,
+						"0123456789abcdef0123456789abcdef", NULL),
+			 CB_ERR_EXISTS);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	reset(f);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_ERR_STATE);
+	expect(f, 0, 0, 0, 0);
+
+	/* an upload that fails its checksum commits and announces nothing */
+	cb_node t;
+	cb_upload *up;
+	node_init(&t);
+	snprintf(t.name, sizeof(t.name), "up.bin");
+	assert_int_equal(blob_begin(f->st, f->alice, &t, CB_UPLOAD_CREATE, 3, &up), CB_OK);
+	node_clear(&t);
+	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
+	assert_int_equal(blob_complete(up, "00000000000000000000000000000000", NULL),
+			 CB_ERR_CHECKSUM);
+	blob_abort(up);
+	expect(f, 0, 0, 0, 0);
+}
+
+/* ---- subscribers coming and going during delivery ---- */
+
+struct churn {
+	cb_store *st;
+	rec *self_and[2]; /* unsubscribed by the hook: itself, and another */
+};
+
+static void hook_unsubscribe(rec *r, const cb_event *)
+{
+	churn *c = (churn *)r->hook_ctx;
+	for (rec *x : c->self_and)
+		if (x)
+			events_unsubscribe(c->st, &x->sub);
+}
+
+static void test_unsubscribe_in_callback(void **state)
+{
+	fx *f = (fx *)*state;
+	/* newest first: delivered to a, then b, then c */
+	rec a, b, c;
+	rec_init(&c, f->alice);
+	rec_init(&b, f->alice);
+	rec_init(&a, f->alice);
+	events_subscribe(f->st, &c.sub);
+	events_subscribe(f->st, &b.sub);
+	events_subscribe(f->st, &a.sub);
+	events_subscribe(f->st, &a.sub); /* twice: still once on the list */
+	churn ch = {f->st, {&a, &b}};
+	a.hook = hook_unsubscribe;
+	a.hook_ctx = &ch;
+
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "x", id);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(b.n, 0); /* removed before its turn */
+	assert_int_equal(c.n, 1);
+	assert_int_equal(f->ra.n, 1);
+
+	assert_int_equal(rename_as(f, f->alice, id, "y"), CB_OK);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(b.n, 0);
+	assert_int_equal(c.n, 2);
+
+	/* unsubscribing what is not on the list does nothing */
+	rec never;
+	memset(&never, 0, sizeof(never));
+	events_unsubscribe(f->st, &never.sub);
+	events_unsubscribe(f->st, &a.sub);
+	events_unsubscribe(f->st, &c.sub);
+	events_unsubscribe(f->st, &c.sub);
+	assert_int_equal(rename_as(f, f->alice, id, "z"), CB_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(f->ra.n, 3);
+}
+
+/* A subscriber that unsubscribes and frees itself in its callback. */
+static void hook_free_self(rec *r, const cb_event *)
+{
+	churn *c = (churn *)r->hook_ctx;
+	events_unsubscribe(c->st, &r->sub);
+	free(r);
+}
+
+static void test_free_self_in_callback(void **state)
+{
+	fx *f = (fx *)*state;
+	churn ch = {f->st, {NULL, NULL}};
+	rec *r = (rec *)malloc(sizeof(rec));
+	assert_non_null(r);
+	rec_init(r, f->alice);
+	r->hook = hook_free_self;
+	r->hook_ctx = &ch;
+	events_subscribe(f->st, &r->sub);
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "x", id);
+	assert_int_equal(rename_as(f, f->alice, id, "y"), CB_OK);
+	assert_int_equal(f->ra.n, 2);
+}
+
+/* A callback that makes a mutation: its event is delivered inside the
+ * first one, and a subscriber removed in there is skipped by both. */
+struct nest {
+	cb_store *st;
+	const char *actor;
+	const char *id;
+	rec *victim;
+	int depth;
+};
+
+static void hook_mutate(rec *r, const cb_event *ev)
+{
+	nest *n = (nest *)r->hook_ctx;
+	if (ev->op != CB_EV_CREATED)
+		return;
+	cb_node node;
+	node_init(&node);
+	assert_int_equal(store_node_get(n->st, NULL, ev->node->id, &node, 0), CB_OK);
+	snprintf(node.name, sizeof(node.name), "renamed");
+	n->depth++;
+	assert_int_equal(store_node_update(n->st, n->actor, &node, 0), CB_OK);
+	n->depth--;
+	node_clear(&node);
+}
+
+static void hook_remove_victim(rec *r, const cb_event *ev)
+{
+	nest *n = (nest *)r->hook_ctx;
+	if (ev->op == CB_EV_UPDATED && n->depth == 1)
+		events_unsubscribe(n->st, &n->victim->sub);
+}
+
+static void test_nested_publish(void **state)
+{
+	fx *f = (fx *)*state;
+	events_unsubscribe(f->st, &f->ra.sub);
+	/* delivery order: mut, victim, remover, then alice's recorder */
+	rec mut, victim, remover;
+	nest n = {f->st, f->alice, NULL, &victim, 0};
+	rec_init(&remover, f->alice);
+	rec_init(&victim, f->alice);
+	rec_init(&mut, f->alice);
+	events_subscribe(f->st, &f->ra.sub);
+	events_subscribe(f->st, &remover.sub);
+	events_subscribe(f->st, &victim.sub);
+	events_subscribe(f->st, &mut.sub);
+	mut.hook = hook_mutate;
+	mut.hook_ctx = &n;
+	remover.hook = hook_remove_victim;
+	remover.hook_ctx = &n;
+
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "x", id);
+	/* mut: CREATED, then the UPDATED it caused */
+	assert_int_equal(mut.n, 2);
+	assert_int_equal(mut.ev[0].op, CB_EV_CREATED);
+	assert_int_equal(mut.ev[1].op, CB_EV_UPDATED);
+	/* victim: UPDATED (before the remover ran), never the outer CREATED */
+	assert_int_equal(victim.n, 1);
+	assert_int_equal(victim.ev[0].op, CB_EV_UPDATED);
+	/* the others: the inner UPDATED first, then the outer CREATED */
+	assert_int_equal(remover.n, 2);
+	assert_int_equal(remover.ev[0].op, CB_EV_UPDATED);
+	assert_int_equal(remover.ev[1].op, CB_EV_CREATED);
+	assert_int_equal(f->ra.n, 2);
+	assert_null(f->st->walks);
+	events_unsubscribe(f->st, &mut.sub);
+	events_unsubscribe(f->st, &remover.sub);
+}
+
+/* ---- uploads ---- */
+
+static void test_upload_create_and_replace(void **state)
+{
+	fx *f = (fx *)*state;
+	cb_node n;
+	upload(f, f->alice, CB_UPLOAD_CREATE, NULL, "up.txt", "first", &n);
+	expect(f, 1, 0, 0, 0);
+	const rec_ev *e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_CREATED);
+	assert_string_equal(e->node, n.id);
+	assert_string_equal(e->blob, n.blob);
+	assert_int_equal(e->size, 5);
+	assert_string_equal(e->actor, f->alice);
+	char id[CB_ID_LEN + 1], first_blob[CB_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", n.id);
+	snprintf(first_blob, sizeof(first_blob), "%s", n.blob);
+	node_clear(&n);
+
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	reset(f);
+	upload(f, f->bob, CB_UPLOAD_REPLACE, id, NULL, "second!", &n);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_CONTENT);
+	assert_string_equal(e->node, id);
+	assert_string_equal(e->blob, n.blob);
+	assert_int_equal(e->size, 7);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, first_blob);
+	assert_string_equal(e->rev_user, f->bob);
+	assert_string_equal(e->actor, f->bob);
+	node_clear(&n);
+
+	/* PUT: content of the live node of that name, else a new node */
+	reset(f);
+	upload(f, f->alice, CB_UPLOAD_PUT, NULL, "up.txt", "third", &n);
+	assert_string_equal(n.id, id);
+	node_clear(&n);
+	expect(f, 1, 1, 0, 0);
+	assert_int_equal(last(&f->rb)->op, CB_EV_CONTENT);
+	reset(f);
+	upload(f, f->alice, CB_UPLOAD_PUT, NULL, "new.txt", "fourth", &n);
+	expect(f, 1, 0, 0, 0);
+	assert_int_equal(last(&f->ra)->op, CB_EV_CREATED);
+	assert_string_equal(last(&f->ra)->node, n.id);
+	node_clear(&n);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_create_owner_only),
+		T(test_update_owner_and_grantees),
+		T(test_trash_recover),
+		T(test_content_with_revision),
+		T(test_content_revisions_keep_zero),
+		T(test_public_node_reaches_everyone),
+		T(test_grant_reaches_new_user),
+		T(test_remove_reaches_removed_user),
+		T(test_purge),
+		T(test_user_deletion),
+		T(test_user_deletion_removes_grants),
+		T(test_node_filter),
+		T(test_op_mask),
+		T(test_wanted),
+		T(test_origin),
+		T(test_server_subscriber),
+		T(test_failed_mutations_publish_nothing),
+		T(test_unsubscribe_in_callback),
+		T(test_free_self_in_callback),
+		T(test_nested_publish),
+		T(test_upload_create_and_replace),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
