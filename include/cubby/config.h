@@ -43,6 +43,7 @@ struct cb_config {
 	uint64_t checkpoint_bytes;   /* fdatasync + record offset every N bytes */
 	unsigned revisions_keep;     /* previous contents kept per node */
 	unsigned max_connections;
+	uint64_t send_queue_max;     /* bytes queued to one client before it is dropped */
 	int64_t idle_timeout;        /* seconds a WebSocket/TCP client may be silent */
 	int64_t http_timeout;        /* seconds for one HTTP request */
 	uint64_t meta_max_size;      /* LMDB map size, bytes */

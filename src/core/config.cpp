@@ -68,6 +68,7 @@ static const key_def top_keys[] = {
 	KEY(cb_config, "checkpoint_bytes", T_SIZE, uint64_t, checkpoint_bytes, 64 << 10, 0),
 	KEY(cb_config, "revisions_keep", T_UINT, unsigned, revisions_keep, 0, 1000),
 	KEY(cb_config, "max_connections", T_UINT, unsigned, max_connections, 1, 100000),
+	KEY(cb_config, "send_queue_max", T_SIZE, uint64_t, send_queue_max, 4 << 10, 0),
 	KEY(cb_config, "idle_timeout", T_DUR, int64_t, idle_timeout, 1, DUR_MAX),
 	KEY(cb_config, "http_timeout", T_DUR, int64_t, http_timeout, 1, DUR_MAX),
 	KEY(cb_config, "meta_max_size", T_SIZE, uint64_t, meta_max_size, 1 << 20, 0),
@@ -419,6 +420,7 @@ void config_defaults(cb_config *cfg)
 	cfg->checkpoint_bytes = 4 << 20;
 	cfg->revisions_keep = 5;
 	cfg->max_connections = 1000;
+	cfg->send_queue_max = 1 << 20;
 	cfg->idle_timeout = 300;
 	cfg->http_timeout = 30;
 	cfg->meta_max_size = 256 << 20;

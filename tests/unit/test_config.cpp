@@ -124,6 +124,7 @@ static const struct {
 	{"checkpoint_bytes", "1M"},
 	{"revisions_keep", "0"},
 	{"max_connections", "1"},
+	{"send_queue_max", "4K"},
 	{"idle_timeout", "1"},
 	{"http_timeout", "1"},
 	{"meta_max_size", "1G"},
@@ -154,6 +155,7 @@ static void test_defaults(void **)
 	assert_int_equal(cfg.quota, 0);
 	assert_int_equal(cfg.partial_ttl, 86400);
 	assert_int_equal(cfg.checkpoint_bytes, 4 << 20);
+	assert_int_equal(cfg.send_queue_max, 1 << 20);
 	assert_int_equal(cfg.revisions_keep, 5);
 	assert_int_equal(cfg.max_connections, 1000);
 	assert_int_equal(cfg.idle_timeout, 300);
