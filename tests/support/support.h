@@ -1,0 +1,169 @@
+/* support.h: what the integration tests use to drive a real cubbyd:
+ * start, stop, restart and kill it on a fresh temporary data directory,
+ * and talk to it as a client would, over raw TCP, HTTP/1.1, WebSocket
+ * (RFC 6455) and the newline-delimited line protocol.
+ *
+ * Every call blocks until it has its answer and gives up after a timeout
+ * (poll() before every connect, read and write): a hung server fails a
+ * test, it never hangs one. Sockets are non-blocking; read and write
+ * them through these functions. Functions return 0 or -1 unless said
+ * otherwise, and print why they failed to stderr. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#define T_TIMEOUT_MS 10000
+
+/* ---- the server process ---- */
+
+struct t_server {
+	pid_t pid;          /* 0 when not running */
+	int http_port, line_port;
+	char dir[256];      /* temp dir /tmp/cubby-test-XXXXXX; data in <dir>/data */
+	char conf[320];     /* <dir>/cubby.conf */
+	char password[64];  /* admin's initial password ("" if none) */
+	char log[320];      /* <dir>/stderr.log: cubbyd's stdout and stderr */
+};
+
+/* Makes the temp dir, writes the config and starts $CUBBYD (else
+ * "build/cubbyd") as `cubbyd -c <conf>`. The config sets data_dir =
+ * <dir>/data, bind = 127.0.0.1, http_port and line_port (two free ports),
+ * pbkdf2_iterations = 1000 and log_level = debug, then adds the lines of
+ * extra_conf (may be NULL). A top-level key in extra_conf replaces the
+ * base line of that key (the config refuses a key set twice), and a key
+ * given twice in extra_conf keeps its last line. "@DIR@" in extra_conf
+ * stands for s->dir (e.g. "log = @DIR@/cubby.log\n").
+ * Waits until the HTTP port accepts a connection, then reads
+ * <data_dir>/initial-password into s->password. s must be zeroed (or
+ * cleaned up) before. On failure prints why and the log, kills the
+ * process; t_server_cleanup() still removes the dir. */
+int t_server_start(t_server *s, const char *extra_conf);
+/* Starts it again on the same dir, conf and ports (stops it first if it
+ * still runs) and reads initial-password again. */
+int t_server_restart(t_server *s);
+/* SIGTERM, then waits up to T_TIMEOUT_MS; returns the exit status
+ * (0..255), or -1 if it died of a signal, had to be SIGKILLed or was not
+ * running. */
+int t_server_stop(t_server *s);
+/* SIGKILL and reap. */
+void t_server_kill(t_server *s);
+/* 1 while the process runs, 0 once it has ended (not reaped: a later
+ * t_server_stop() still gets its exit status). */
+int t_server_running(t_server *s);
+/* Stops it if running (SIGKILL if SIGTERM does not do), removes dir. */
+void t_server_cleanup(t_server *s);
+/* Prints the server's log (s->log) to stderr. */
+void t_server_dump_log(const t_server *s);
+
+/* ---- TCP ---- */
+
+int64_t t_now_ms(void);                          /* monotonic clock */
+void t_sleep_ms(int ms);
+int t_connect(int port);                         /* 127.0.0.1; fd or -1 */
+int t_send_all(int fd, const void *p, size_t n); /* 0 or -1 */
+/* -1 timeout or error, 0 EOF or reset, else bytes read. */
+ssize_t t_recv_some(int fd, void *buf, size_t n, int timeout_ms);
+/* 1 if the peer closed the connection (EOF or reset) within timeout_ms,
+ * discarding any data it sends meanwhile; 0 otherwise. */
+int t_wait_closed(int fd, int timeout_ms);
+
+/* ---- base64 and credentials ---- */
+
+/* Standard base64 with padding of p into out (NUL-terminated); the
+ * length, or -1 when out is too small. */
+int t_base64(const void *p, size_t n, char *out, size_t outsz);
+/* "Authorization: Basic base64(user:pass)\r\n" into buf; buf. */
+const char *t_basic_header(const char *user, const char *pass, char *buf, size_t n);
+/* "Authorization: Bearer token\r\n" into buf; buf. */
+const char *t_bearer_header(const char *token, char *buf, size_t n);
+
+/* ---- HTTP/1.1 ---- */
+
+struct t_http_response {
+	int status;
+	char headers[8192]; /* status line and header lines, as received (cut) */
+	char *body;         /* malloc'd, NUL-terminated ("" without a body) */
+	size_t body_len;
+};
+
+/* One request per connection ("Connection: close"). headers: extra
+ * "Name: value\r\n" lines or NULL. Content-Length is sent when a body is
+ * given, and as 0 for POST, PUT and PATCH without one, unless headers
+ * carry Content-Length or Transfer-Encoding themselves. Reads the answer
+ * until Content-Length is satisfied, the chunked body ends, or the server
+ * closes (1xx interim answers are skipped). If sending fails, whatever
+ * answer the server sent before closing is still read. 0 or -1 (then
+ * out->status is 0 and out->body NULL). */
+int t_http(int port, const char *method, const char *path, const char *headers,
+	   const void *body, size_t body_len, t_http_response *out);
+/* Value of a response header (case-insensitive name, first match) into
+ * buf, or NULL. */
+const char *t_http_header(const t_http_response *r, const char *name, char *buf, size_t n);
+/* Parsed body or NULL; caller cJSON_Delete()s. */
+cJSON *t_http_json(const t_http_response *r);
+void t_http_free(t_http_response *r);
+/* POSTs json_body (with Content-Type: application/json); returns the
+ * status or -1. When json is not NULL, *json gets the parsed answer
+ * (NULL if not JSON). */
+int t_http_post_json(int port, const char *path, const char *headers, const char *json_body,
+		     cJSON **json);
+/* Like t_http_post_json() with any method and an optional body. */
+int t_http_json_req(int port, const char *method, const char *path, const char *headers,
+		    const char *json_body, cJSON **json);
+
+/* 0 when r has HTTP status `code`, a JSON content type and exactly the
+ * body {"error":true,"code":code,"message":message} (those three members,
+ * in any order); else -1 with what differs in why. */
+int t_check_error(const t_http_response *r, int code, const char *message, char *why, size_t n);
+/* The string member key of j, or NULL. */
+const char *t_json_str(const cJSON *j, const char *key);
+
+/* ---- WebSocket (RFC 6455, masked client frames) ---- */
+
+struct t_ws {
+	int fd;
+	int status;        /* handshake answer's HTTP status; 0 if none */
+	unsigned char *buf; /* received, not yet parsed */
+	size_t len, cap;
+	/* the message being reassembled across calls to t_ws_recv() */
+	unsigned char *msg;
+	size_t msg_len;
+	int msg_op;        /* 0: none under way */
+	bool close_sent;
+};
+
+/* GET path (may include ?query) with the Upgrade headers and
+ * extra_headers; 0 on 101 Switching Protocols with the right
+ * Sec-WebSocket-Accept, else -1 with ws->status set (the fd closed). */
+int t_ws_connect(t_ws *ws, int port, const char *path, const char *extra_headers);
+/* One frame; 0 or -1. */
+int t_ws_send(t_ws *ws, int opcode, const void *p, size_t n, bool fin);
+int t_ws_send_text(t_ws *ws, const char *s);
+/* Next complete message: reassembles fragments, answers pings with
+ * pongs, skips pongs. Returns the opcode: 1 text, 2 binary, 8 close (then
+ * *close_code is its code, 1005 if none, and *data the reason; a close
+ * frame is sent back). *data is malloc'd and NUL-terminated (caller
+ * frees), *len its length. Returns 0 when the connection ended without a
+ * close frame, -1 on timeout or a protocol error. close_code may be NULL. */
+int t_ws_recv(t_ws *ws, char **data, size_t *len, int *close_code, int timeout_ms);
+/* Sends close 1000 unless a close was sent already, closes fd, frees. */
+void t_ws_close(t_ws *ws);
+
+/* ---- the line protocol (raw TCP, newline-delimited) ---- */
+
+struct t_line {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+
+int t_line_connect(t_line *l, int port);
+int t_line_send(t_line *l, const char *s); /* sends s as is */
+/* Next line without its '\n' (a '\r' before it is kept) into out,
+ * NUL-terminated; 1 ok, 0 EOF, -1 timeout, or a line too long for out
+ * or buf. */
+int t_line_recv(t_line *l, char *out, size_t n, int timeout_ms);
+void t_line_close(t_line *l);
