@@ -37,9 +37,12 @@ CXXFLAGS  += -std=c++17 -fno-exceptions -fno-rtti $(OPT) $(WARN) $(SANFLAGS) \
 LDFLAGS   += -Wl,--gc-sections -Wl,--as-needed $(SANFLAGS)
 
 CORE_SRC  := $(wildcard src/core/*.cpp)
+NET_SRC   := $(wildcard src/net/*.cpp)
 PROTO_SRC := $(wildcard src/proto/*.cpp)
 CORE_OBJ  := $(CORE_SRC:%.cpp=$(B)/obj/%.o)
+NET_OBJ   := $(NET_SRC:%.cpp=$(B)/obj/%.o)
 PROTO_OBJ := $(PROTO_SRC:%.cpp=$(B)/obj/%.o)
+SUPPORT_OBJ := $(patsubst %.cpp,$(B)/obj/%.o,$(wildcard tests/support/*.cpp))
 MAIN_OBJ  := $(B)/obj/src/main.o
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
@@ -52,21 +55,23 @@ TEST_LIBS  = $(shell pkg-config --libs cmocka)
 
 all: $(B)/cubbyd
 
-$(B)/cubbyd: $(MAIN_OBJ) $(PROTO_OBJ) $(CORE_OBJ)
+$(B)/cubbyd: $(MAIN_OBJ) $(PROTO_OBJ) $(NET_OBJ) $(CORE_OBJ)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/unit/%.cpp $(CORE_OBJ)
+# Unit tests link core and the network layer (tests/support has the clients).
+$(B)/tests/%: tests/unit/%.cpp $(NET_OBJ) $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(NET_OBJ) $(CORE_OBJ) $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
-# Integration tests drive the real build/cubbyd; they link no core code.
-$(B)/tests/%: tests/integration/%.cpp
+# Integration tests drive the real cubbyd through tests/support; they link
+# no server code.
+$(B)/tests/%: tests/integration/%.cpp $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ $< $(LDFLAGS) $(TEST_LIBS)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 deps:
 	@sh contrib/deps.sh

@@ -1,20 +1,28 @@
 /* main.cpp: cubbyd's entry point: command line and configuration, the
- * log, the store and its startup recovery, the first admin account.
- * The libwebsockets loop that serves the protocols is built on this. */
+ * log, the store and its startup recovery, the first admin account, the
+ * table of protocol endpoints, and the loop that serves them (src/net). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cubby/account.h"
 #include "cubby/auth.h"
 #include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
+#include "cubby/net.h"
 #include "cubby/store.h"
 
 #define EXIT_USAGE 2 /* bad command line or configuration */
+
+/* Every endpoint cubbyd serves: one table per protocol module. */
+static const cb_endpoint *const endpoint_tables[] = {
+	account_endpoints,
+	NULL,
+};
 
 static void usage(FILE *out)
 {
@@ -142,7 +150,12 @@ int main(int argc, char **argv)
 	if (!st)
 		return 1;
 	log_info("store ready in %s", cfg.data_dir);
+	cb_server *srv = server_create(&cfg, st, endpoint_tables);
+	rc = srv ? server_run(srv) : -1;
+	/* closes every connection first: uploads are checkpointed */
+	server_destroy(srv);
 	store_close(st);
+	log_info(rc ? "stopped after an error" : "stopped");
 	log_close();
-	return 0;
+	return rc ? 1 : 0;
 }

@@ -20,6 +20,8 @@ extern "C" {
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/support.h"
+
 struct fixture {
 	char dir[64];
 	char out[8192], err[8192];
@@ -166,31 +168,42 @@ static void test_command_line_overrides_checked(void **state)
 	assert_contains(f->err, "command line: key 'line_port': ");
 }
 
-static void test_first_start_creates_admin_once(void **state)
+static int count_of(const char *haystack, const char *needle)
 {
-	fixture *f = (fixture *)*state;
-	char data[128], pwfile[160], pw[64];
-	snprintf(data, sizeof(data), "%s/data", f->dir);
-	snprintf(pwfile, sizeof(pwfile), "%s/initial-password", data);
-	const char *args[] = {"--data", data, NULL};
+	int n = 0;
+	for (const char *p = haystack; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
 
-	assert_int_equal(run(f, args), 0);
+/* The first start creates admin, logs the password once and writes it
+ * (mode 0600); a restart keeps the account and logs no password. */
+static void test_first_start_creates_admin_once(void **)
+{
+	t_server s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(t_server_start(&s, NULL), 0);
+	static char log[1 << 16];
+	char pwfile[300];
+	snprintf(pwfile, sizeof(pwfile), "%s/data/initial-password", s.dir);
 	struct stat sb;
 	assert_int_equal(stat(pwfile, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	slurp(pwfile, pw, sizeof(pw));
-	assert_int_equal(strlen(pw), 21); /* 20 characters and a newline */
-	pw[20] = 0;
-	assert_contains(f->err, "created user 'admin'");
-	assert_contains(f->err, pw);
+	assert_int_equal(strlen(s.password), 20);
+	char pw[64];
+	strcpy(pw, s.password);
+	assert_int_equal(t_server_stop(&s), 0);
+	slurp(s.log, log, sizeof(log));
+	assert_int_equal(count_of(log, "created user 'admin'"), 1);
+	assert_contains(log, pw);
 
-	/* the second start keeps the account and says nothing of passwords */
-	assert_int_equal(run(f, args), 0);
-	assert_null(strstr(f->err, "created user"));
-	char again[64];
-	slurp(pwfile, again, sizeof(again));
-	again[20] = 0;
-	assert_string_equal(again, pw);
+	assert_int_equal(t_server_restart(&s), 0);
+	assert_int_equal(t_server_stop(&s), 0);
+	slurp(s.log, log, sizeof(log));
+	assert_int_equal(count_of(log, "created user 'admin'"), 1);
+	assert_int_equal(count_of(log, pw), 1);
+	assert_string_equal(s.password, pw);
+	t_server_cleanup(&s);
 }
 
 static void test_unusable_data_dir(void **state)

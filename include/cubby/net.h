@@ -1,0 +1,143 @@
+/* net.h: the network layer every protocol module plugs into.
+ *
+ * One libwebsockets context and one poll loop serve everything: a vhost
+ * for HTTP and WebSocket on http_port and, when a module serves it, a
+ * raw-TCP vhost on line_port. A protocol module describes itself with a
+ * table of cb_endpoint entries (transport, path pattern, handlers); the
+ * server routes each HTTP request and each WebSocket upgrade by path to
+ * its entry, so adding an endpoint means adding an entry, nothing more.
+ *
+ * A connection (cb_conn) carries the endpoint's own state, the caller's
+ * identity (resolved from Bearer, Basic, the cubby_session cookie or,
+ * for WebSocket upgrades, ?token=) and an outbound queue capped at
+ * send_queue_max bytes: a client that does not read is disconnected
+ * rather than allowed to grow the server's memory.
+ *
+ * Handlers run in the loop and must not block. They return 0 to go on or
+ * -1 to drop the connection at once. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "cubby/auth.h"
+
+struct cb_conn;
+struct cb_store;
+struct cb_config;
+
+enum cb_transport {
+	CB_HTTP = 1, /* a plain HTTP request */
+	CB_WS,       /* a WebSocket upgrade */
+	CB_RAW,      /* a connection to the line_port (raw TCP) */
+};
+
+enum cb_method {
+	CB_GET = 1,
+	CB_POST = 2,
+	CB_PUT = 4,
+	CB_PATCH = 8,
+	CB_DELETE = 16,
+};
+
+/* cb_endpoint.flags */
+enum {
+	CB_NEED_USER = 1, /* refuse callers without a valid session: 401 */
+};
+
+/* flags of on_receive */
+enum {
+	CB_MSG_FIRST = 1,  /* first piece of a message */
+	CB_MSG_FINAL = 2,  /* last piece of a message */
+	CB_MSG_BINARY = 4, /* a binary message (WebSocket) */
+};
+
+struct cb_endpoint {
+	cb_transport transport;  /* 0 ends a table */
+	unsigned methods;        /* CB_HTTP: the cb_method bits it serves */
+	/* "/api/login" matches exactly (a trailing '/' is ignored);
+	 * "/api/users/ *" (without the space) matches anything below it,
+	 * which conn_path_rest() returns. NULL for CB_RAW. */
+	const char *path;
+	unsigned flags;
+	size_t state_size;       /* zeroed per connection; conn_state() */
+
+	/* CB_HTTP: the whole request is in (conn_body()); answer with
+	 * http_reply*() now or later. */
+	int (*on_request)(cb_conn *c);
+	/* CB_WS: the handshake is done (headers readable until it returns);
+	 * CB_RAW: a client connected. */
+	int (*on_open)(cb_conn *c);
+	/* CB_WS / CB_RAW: bytes as they arrive, with CB_MSG_* flags (a
+	 * WebSocket message may come in several pieces, a raw stream has no
+	 * framing: every piece is FIRST|FINAL). */
+	int (*on_receive)(cb_conn *c, const void *data, size_t len, unsigned flags);
+	/* The connection is going: free what state points to. Runs for every
+	 * connection that reached on_open, also at shutdown. */
+	void (*on_close)(cb_conn *c);
+};
+
+/* A table entry for a plain HTTP request handled by one function. */
+#define CB_HTTP_ROUTE(methods, path, flags, fn) \
+	{CB_HTTP, methods, path, flags, 0, fn, NULL, NULL, NULL}
+
+/* ---- the server ---- */
+
+/* Builds the context and its vhosts from cfg, routing to `tables` (a
+ * NULL-terminated list of endpoint tables). NULL when a port cannot be
+ * bound or TLS cannot be set up (logged). */
+struct cb_server *server_create(const cb_config *cfg, cb_store *st,
+				const cb_endpoint *const *tables);
+/* Serves until SIGTERM or SIGINT (SIGHUP reopens the log), then closes
+ * WebSockets with 1001 and every connection (on_close checkpoints what
+ * it holds). Returns 0 on a clean stop. */
+int server_run(struct cb_server *srv);
+void server_destroy(struct cb_server *srv);
+
+/* ---- a connection ---- */
+
+cb_store *conn_store(cb_conn *c);
+const cb_config *conn_config(cb_conn *c);
+void *conn_state(cb_conn *c);
+/* The authenticated caller, or NULL. */
+const cb_user *conn_user(cb_conn *c);
+/* The session token the caller used (Bearer, cookie, ?token=), or NULL
+ * (none, or HTTP Basic). Valid during on_request. */
+const char *conn_token(cb_conn *c);
+/* The client's address ("" when unknown). */
+const char *conn_addr(cb_conn *c);
+
+/* During on_request / on_open: the request. */
+cb_method conn_method(cb_conn *c);
+const char *conn_path(cb_conn *c);      /* %-decoded, no query, no trailing '/' */
+const char *conn_path_rest(cb_conn *c); /* what a trailing '*' matched, or "" */
+/* Value of query argument `name` (decoded) into buf; NULL when absent or
+ * longer than n - 1. */
+const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n);
+/* The request body (NUL-terminated) and its length; "" without a body. */
+const char *conn_body(cb_conn *c, size_t *len);
+
+/* CB_WS: queues one message; CB_RAW: queues bytes. -1 when the queue cap
+ * is hit: the connection is then being dropped, stop sending. */
+int conn_send(cb_conn *c, const void *data, size_t len, bool binary);
+/* conn_send() of the minimised JSON text of j. */
+int conn_send_json(cb_conn *c, const cJSON *j);
+/* Closes after the queued output: CB_WS with close code and reason
+ * (reason up to 123 bytes), CB_RAW once flushed (code ignored). */
+void conn_close(cb_conn *c, int code, const char *reason);
+
+/* ---- HTTP answers (CB_HTTP) ---- */
+
+struct cb_header {
+	const char *name;  /* lower case, ending in ':' ("set-cookie:") */
+	const char *value;
+};
+
+/* Answers with status, content type and body (copied), plus `extra`
+ * headers (NULL, or ended by a NULL name). */
+int http_reply(cb_conn *c, int status, const char *type, const void *body,
+	       size_t len, const cb_header *extra);
+int http_reply_json(cb_conn *c, int status, const cJSON *j, const cb_header *extra);
+/* {"error":true,"code":status,"message":...} with that status. */
+int http_error(cb_conn *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));

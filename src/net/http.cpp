@@ -1,0 +1,362 @@
+/* http.cpp: plain HTTP requests and the HTTP side of WebSocket upgrades:
+ * routing by method and path, credentials, buffering a small request
+ * body, and answering (JSON errors included) through the connection's
+ * queue, headers and body in separate writes as libwebsockets wants. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cubby/config.h"
+#include "cubby/events.h"
+#include "cubby/log.h"
+#include "net_internal.h"
+
+#define PATH_BUF 4096
+
+static cb_method method_of(struct lws *wsi)
+{
+	char *uri;
+	int len;
+	switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
+	case LWSHUMETH_GET: return CB_GET;
+	case LWSHUMETH_POST: return CB_POST;
+	case LWSHUMETH_PUT: return CB_PUT;
+	case LWSHUMETH_PATCH: return CB_PATCH;
+	case LWSHUMETH_DELETE: return CB_DELETE;
+	default: return (cb_method)0;
+	}
+}
+
+static const char *method_name(unsigned m)
+{
+	switch (m) {
+	case CB_GET: return "GET";
+	case CB_POST: return "POST";
+	case CB_PUT: return "PUT";
+	case CB_PATCH: return "PATCH";
+	case CB_DELETE: return "DELETE";
+	default: return "?";
+	}
+}
+
+/* "GET, POST" for an Allow header. */
+static void methods_list(unsigned methods, char *out, size_t n)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (unsigned m = CB_GET; m <= CB_DELETE; m <<= 1)
+		if (methods & m)
+			len += (size_t)lws_snprintf(out + len, n - len, "%s%s", len ? ", " : "",
+						    method_name(m));
+}
+
+static cb_request *request_new(cb_conn *c, const char *path, size_t len)
+{
+	conn_request_free(c);
+	cb_request *r = (cb_request *)calloc(1, sizeof(*r));
+	if (!r || !(r->path = (char *)malloc(len + 1))) {
+		free(r);
+		return NULL;
+	}
+	memcpy(r->path, path, len);
+	r->path[len] = '\0';
+	route_normalise(r->path);
+	c->req = r;
+	return r;
+}
+
+/* ---- answers ---- */
+
+int http_reply(cb_conn *c, int status, const char *type, const void *body,
+	       size_t len, const cb_header *extra)
+{
+	unsigned char buf[LWS_PRE + 4096];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	struct lws *wsi = c->wsi;
+
+	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	for (; extra && extra->name; extra++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)extra->name,
+						(const unsigned char *)extra->value,
+						(int)strlen(extra->value), &p, end))
+			return -1;
+	if (lws_finalize_http_header(wsi, &p, end) ||
+	    txq_push(c, TX_HTTP_HEADERS, start, (size_t)(p - start)) ||
+	    (len && txq_push(c, TX_HTTP_BODY, body, len)))
+		return -1;
+	if (c->req)
+		c->req->answered = true;
+	return 0;
+}
+
+int http_reply_json(cb_conn *c, int status, const cJSON *j, const cb_header *extra)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	if (!s)
+		return -1;
+	int r = http_reply(c, status, "application/json", s, strlen(s), extra);
+	cJSON_free(s);
+	return r;
+}
+
+/* The error object of docs/accounts.md (and spec 3). */
+static char *error_json(int status, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddBoolToObject(j, "error", true);
+	cJSON_AddNumberToObject(j, "code", status);
+	cJSON_AddStringToObject(j, "message", msg);
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return s;
+}
+
+static int error_reply(cb_conn *c, int status, const cb_header *extra, const char *fmt,
+		       va_list ap)
+{
+	char *s = error_json(status, fmt, ap);
+	if (!s)
+		return -1;
+	int r = http_reply(c, status, "application/json", s, strlen(s), extra);
+	cJSON_free(s);
+	return r;
+}
+
+static int error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_reply(c, status, extra, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int http_error(cb_conn *c, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_reply(c, status, NULL, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* ---- requests ---- */
+
+static int64_t content_length(struct lws *wsi)
+{
+	char v[32];
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	return strtoll(v, NULL, 10);
+}
+
+static bool body_is_chunked(struct lws *wsi)
+{
+	char v[64];
+	return lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0;
+}
+
+static int run_request(cb_conn *c)
+{
+	events_set_origin(c->srv->st, c);
+	int r = c->ep->on_request(c);
+	events_set_origin(c->srv->st, NULL);
+	return r;
+}
+
+/* LWS_CALLBACK_HTTP: route, check, then wait for the body or run. */
+static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t len)
+{
+	conn_attach(c, wsi, CB_HTTP);
+	if (!request_new(c, path, len))
+		return -1;
+	cb_request *r = c->req;
+	r->method = method_of(wsi);
+
+	unsigned others;
+	const cb_endpoint *ep = route_find(net_server->tables, CB_HTTP, r->method,
+					   r->path, &r->rest, &others);
+	if (!ep && others) {
+		char allow[64];
+		methods_list(others, allow, sizeof(allow));
+		const cb_header h[] = {{"allow:", allow}, {NULL, NULL}};
+		return error_with(c, 405, h, "method not allowed: %s %s",
+				  method_name(r->method), r->path);
+	}
+	if (!ep)
+		return http_error(c, 404, "no such endpoint: %s", r->path);
+	if (conn_bind(c, ep))
+		return -1;
+
+	if (body_is_chunked(wsi))
+		return http_error(c, 411, "a request body needs Content-Length");
+	int64_t body = content_length(wsi);
+	if (body < 0 || body > NET_BODY_MAX)
+		return http_error(c, 413, "request body too large");
+
+	cred_result cr = credentials_resolve(c, false);
+	if ((ep->flags & CB_NEED_USER) && cr != CRED_OK)
+		return http_error(c, credentials_status(cr), "%s", credentials_message(cr));
+	if (cr != CRED_OK)
+		memset(&c->user, 0, sizeof(c->user));
+
+	if (body > 0) {
+		if (!(r->body = (char *)malloc((size_t)body + 1)))
+			return -1;
+		r->body_cap = (size_t)body;
+		return 0; /* on_request when the body is in */
+	}
+	return run_request(c);
+}
+
+static int request_body(cb_conn *c, const void *in, size_t len)
+{
+	cb_request *r = c->req;
+	if (!r || !r->body || r->answered)
+		return 0;
+	if (len > r->body_cap - r->body_len)
+		return -1; /* more than Content-Length said */
+	memcpy(r->body + r->body_len, in, len);
+	r->body_len += len;
+	return 0;
+}
+
+static int request_body_done(cb_conn *c)
+{
+	cb_request *r = c->req;
+	if (!r || r->answered || !c->ep)
+		return 0;
+	r->body[r->body_len] = '\0';
+	return run_request(c);
+}
+
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
+		  void *in, size_t len)
+{
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return request_start(wsi, c, (const char *)in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		return request_body(c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return request_body_done(c);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return c && c->srv ? conn_writable(c) : 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (c) /* no pss: the connection ended before a request */
+			conn_end(c);
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, c, in, len);
+}
+
+/* ---- WebSocket upgrades ---- */
+
+/* The caller resolved at HTTP_CONFIRM_UPGRADE, for the
+ * FILTER_PROTOCOL_CONNECTION of the same wsi that follows at once (lws
+ * gives the upgraded connection a fresh pss in between): HTTP Basic
+ * would otherwise cost a second PBKDF2. */
+static struct {
+	struct lws *wsi;
+	cb_user user;
+	char token[CB_TOKEN_LEN + 1];
+} upgrade_caller;
+
+/* Before the handshake only an HTTP answer is possible: write it at once
+ * (lws 4.1 gives it an HTTP/1.0 status line). */
+static int upgrade_refuse(struct lws *wsi, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int upgrade_refuse(struct lws *wsi, int status, const char *fmt, ...)
+{
+	unsigned char buf[LWS_PRE + 2048];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = error_json(status, fmt, ap);
+	va_end(ap);
+	if (!s)
+		return -1;
+	size_t n = strlen(s);
+	int r = -1;
+	if (!lws_add_http_common_headers(wsi, (unsigned)status, "application/json", n, &p, end) &&
+	    !lws_finalize_http_header(wsi, &p, end) && (size_t)(end - p) > n) {
+		memcpy(p, s, n);
+		p += n;
+		r = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 1;
+	}
+	cJSON_free(s);
+	return r;
+}
+
+/* The upgrade's path, normalised, into path (PATH_BUF bytes). */
+static bool upgrade_path(struct lws *wsi, char *path)
+{
+	if (lws_hdr_copy(wsi, path, PATH_BUF, WSI_TOKEN_GET_URI) <= 0)
+		return false;
+	route_normalise(path);
+	return true;
+}
+
+int http_confirm_upgrade(struct lws *wsi)
+{
+	char path[PATH_BUF];
+	const char *rest;
+	unsigned others;
+	if (!upgrade_path(wsi, path))
+		return upgrade_refuse(wsi, 400, "bad request path");
+	const cb_endpoint *ep = route_find(net_server->tables, CB_WS, 0, path, &rest, &others);
+	if (!ep)
+		return upgrade_refuse(wsi, 404, "no such endpoint: %s", path);
+
+	cb_conn tmp;
+	cb_request req;
+	memset(&tmp, 0, sizeof(tmp));
+	memset(&req, 0, sizeof(req));
+	tmp.wsi = wsi;
+	tmp.srv = net_server;
+	tmp.req = &req;
+	cred_result cr = credentials_resolve(&tmp, true);
+	if ((ep->flags & CB_NEED_USER) && cr != CRED_OK)
+		return upgrade_refuse(wsi, credentials_status(cr), "%s", credentials_message(cr));
+	upgrade_caller.wsi = wsi;
+	if (cr == CRED_OK) {
+		upgrade_caller.user = tmp.user;
+		memcpy(upgrade_caller.token, req.token, sizeof(req.token));
+	} else {
+		memset(&upgrade_caller.user, 0, sizeof(upgrade_caller.user));
+		upgrade_caller.token[0] = '\0';
+	}
+	lws_explicit_bzero(&req, sizeof(req));
+	return 0;
+}
+
+int http_ws_route(struct lws *wsi, cb_conn *c)
+{
+	char path[PATH_BUF];
+	unsigned others;
+	bool known = upgrade_caller.wsi == wsi;
+	upgrade_caller.wsi = NULL;
+	conn_attach(c, wsi, CB_WS);
+	if (!known || !upgrade_path(wsi, path) || !request_new(c, path, strlen(path)))
+		return 1;
+	const cb_endpoint *ep = route_find(net_server->tables, CB_WS, 0, c->req->path,
+					   &c->req->rest, &others);
+	if (!ep || conn_bind(c, ep))
+		return 1;
+	c->user = upgrade_caller.user;
+	memcpy(c->req->token, upgrade_caller.token, sizeof(c->req->token));
+	lws_explicit_bzero(&upgrade_caller, sizeof(upgrade_caller));
+	return 0;
+}

@@ -1,0 +1,104 @@
+/* net_internal.h: what the files of src/net share and protocol modules
+ * do not see: the server, the per-connection struct libwebsockets
+ * allocates for us, the per-request struct, and each file's entry points
+ * from the one libwebsockets callback (server.cpp). */
+#pragma once
+#include <libwebsockets.h>
+#include "cubby/net.h"
+
+#define NET_BODY_MAX (64 * 1024) /* a buffered (JSON) request body */
+
+struct cb_server {
+	const cb_config *cfg;
+	cb_store *st;
+	const cb_endpoint *const *tables;
+	const cb_endpoint *raw;       /* the CB_RAW endpoint, or NULL */
+	struct lws_context *ctx;
+	lws_retry_bo_t ws_idle;       /* ping / hang-up policy of WebSockets */
+	lws_sorted_usec_list_t sweep; /* expires partial uploads and sessions */
+	lws_sorted_usec_list_t wake;  /* keeps the loop turning while draining */
+	lws_dll2_owner_t conns;       /* open WebSocket and raw connections */
+	unsigned nconns;              /* accepted sockets, for max_connections */
+};
+
+/* What one HTTP request or WebSocket upgrade needs until it is answered
+ * (HTTP) or open (WebSocket); freed then, so idle connections stay small. */
+struct cb_request {
+	cb_method method;
+	char *path;           /* normalised copy */
+	const char *rest;     /* inside path */
+	char token[CB_TOKEN_LEN + 1];
+	char *body;
+	size_t body_len, body_cap;
+	bool answered;
+};
+
+/* The per-session data libwebsockets allocates (zeroed) for every
+ * connection. For HTTP it is freed and zeroed again between keep-alive
+ * requests. */
+struct cb_conn {
+	struct lws *wsi;
+	cb_server *srv;
+	const cb_endpoint *ep;
+	cb_transport transport;
+	void *state;
+	cb_request *req;
+	cb_user user;           /* user.id[0] == 0: anonymous */
+	char addr[48];          /* the client's address */
+	lws_dll2_owner_t txq;   /* queued output */
+	size_t tx_bytes;
+	lws_dll2_t link;        /* in srv->conns (WebSocket and raw) */
+	int close_code;         /* close after the queue drains */
+	char close_reason[124];
+};
+
+extern cb_server *net_server; /* the one server of this process */
+
+/* route.cpp */
+/* Normalises path in place: no trailing '/', "" becomes "/". */
+void route_normalise(char *path);
+/* The endpoint of `transport` whose pattern matches path; *rest gets
+ * what a '*' matched. *other_methods gets the methods of entries with a
+ * matching path but another transport or method (for 405). */
+const cb_endpoint *route_find(const cb_endpoint *const *tables, cb_transport transport,
+			      unsigned method, const char *path, const char **rest,
+			      unsigned *path_methods);
+
+/* credentials.cpp */
+enum cred_result {
+	CRED_NONE,      /* nothing presented */
+	CRED_OK,
+	CRED_BAD_TOKEN, /* unknown or expired session */
+	CRED_BAD_PASS,  /* Basic: wrong user name or password */
+	CRED_RATE,      /* Basic: rate limited */
+};
+/* Resolves the caller of the request on wsi into c->user and
+ * c->req->token. ws: also look at ?token=. */
+cred_result credentials_resolve(cb_conn *c, bool ws);
+const char *credentials_message(cred_result r);
+int credentials_status(cred_result r);
+
+/* conn.cpp */
+/* Ties the pss to its wsi; conn_bind() then to its endpoint (state). */
+void conn_attach(cb_conn *c, struct lws *wsi, cb_transport t);
+int conn_bind(cb_conn *c, const cb_endpoint *ep);
+void conn_end(cb_conn *c);
+void conn_request_free(cb_conn *c);
+int conn_writable(cb_conn *c);
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
+		void *in, size_t len);
+int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
+		 void *in, size_t len);
+
+/* http.cpp */
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
+		  void *in, size_t len);
+/* From HTTP_CONFIRM_UPGRADE: a 404/401 answer for an upgrade that cannot
+ * go on; 0 when it may. */
+int http_confirm_upgrade(struct lws *wsi);
+/* From FILTER_PROTOCOL_CONNECTION: binds the new WebSocket connection to
+ * its endpoint and caller; non-zero refuses it. */
+int http_ws_route(struct lws *wsi, cb_conn *c);
+/* Queues a ready-made piece of output (tx_item kinds below). */
+enum tx_kind { TX_TEXT, TX_BINARY, TX_RAW, TX_HTTP_HEADERS, TX_HTTP_BODY };
+int txq_push(cb_conn *c, tx_kind kind, const void *data, size_t len);

@@ -1,0 +1,436 @@
+/* test_server.cpp: the real cubbyd ($CUBBYD, else build/cubbyd) as a
+ * server: routing errors (404, 405 with Allow, refused WebSocket
+ * upgrades), requests it must refuse without falling over (oversize
+ * headers), max_connections, a graceful stop on SIGTERM that keeps
+ * every account, line_port = 0, and reopening its log file on SIGHUP.
+ * Every test starts its own server on a fresh temporary directory; a
+ * failing test prints the server's log. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/support.h"
+
+#define TOKEN_MAX 256
+
+/* ---- fixture ---- */
+
+struct fixture {
+	t_server s;
+	bool passed;    /* set at the end of a test: no log dump */
+	bool log_shown; /* t_server_start() failed and printed the log */
+};
+
+static int setup(void **state)
+{
+	fixture *f = (fixture *)calloc(1, sizeof(fixture));
+	*state = f;
+	return f ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = (fixture *)*state;
+	if (!f->passed && !f->log_shown && f->s.log[0])
+		t_server_dump_log(&f->s);
+	t_server_cleanup(&f->s);
+	free(f);
+	return 0;
+}
+
+static t_server *start(void **state, const char *extra_conf)
+{
+	fixture *f = (fixture *)*state;
+	if (t_server_start(&f->s, extra_conf)) {
+		f->log_shown = true;
+		fail_msg("cubbyd did not start");
+	}
+	assert_true(f->s.password[0] != 0);
+	return &f->s;
+}
+
+/* Ends a test: the server must stop on SIGTERM with exit status 0 (under
+ * the sanitizers that also means no leak or error at exit). */
+static void passed(void **state)
+{
+	fixture *f = (fixture *)*state;
+	if (f->s.pid > 0) {
+		int rc = t_server_stop(&f->s);
+		if (rc)
+			fail_msg("cubbyd ended with %d on SIGTERM, want exit status 0", rc);
+	}
+	f->passed = true;
+}
+
+/* ---- requests ---- */
+
+static void check_error(t_http_response *r, int code, const char *message)
+{
+	char why[1024];
+	int rc = t_check_error(r, code, message, why, sizeof(why));
+	t_http_free(r);
+	if (rc)
+		fail_msg("%s", why);
+}
+
+static const char *admin_basic(const t_server *s, char *buf, size_t n)
+{
+	return t_basic_header("admin", s->password, buf, n);
+}
+
+/* GET /api/me as the admin (Basic); the status, or -1 without an
+ * answer. */
+static int me_status(const t_server *s)
+{
+	char auth[512];
+	t_http_response r;
+	if (t_http(s->http_port, "GET", "/api/me", admin_basic(s, auth, sizeof(auth)), NULL, 0, &r))
+		return -1;
+	t_http_free(&r);
+	return r.status;
+}
+
+static void assert_serving(const t_server *s)
+{
+	assert_int_equal(me_status(s), 200);
+}
+
+/* POST of {"user","pass"} to path with headers; the status (fails the
+ * test without an answer); *token gets "token" of the answer if asked. */
+static int post_creds(const t_server *s, const char *path, const char *headers, const char *user,
+		      const char *pass, char *token)
+{
+	char body[512];
+	snprintf(body, sizeof(body), "{\"user\":\"%s\",\"pass\":\"%s\"}", user, pass);
+	cJSON *j = NULL;
+	int status = t_http_post_json(s->http_port, path, headers, body, &j);
+	if (token) {
+		const char *t = t_json_str(j, "token");
+		snprintf(token, TOKEN_MAX, "%s", t ? t : "");
+	}
+	cJSON_Delete(j);
+	if (status < 0)
+		fail_msg("POST %s: no answer", path);
+	return status;
+}
+
+/* ---- routing ---- */
+
+static void test_unknown_path(void **state)
+{
+	t_server *s = start(state, NULL);
+	t_http_response r;
+	assert_int_equal(t_http(s->http_port, "GET", "/nope", NULL, NULL, 0, &r), 0);
+	check_error(&r, 404, "no such endpoint: /nope");
+	assert_int_equal(t_http(s->http_port, "POST", "/api/nope", NULL, "{}", 2, &r), 0);
+	check_error(&r, 404, "no such endpoint: /api/nope");
+	/* with credentials all the same */
+	char auth[512];
+	assert_int_equal(t_http(s->http_port, "GET", "/nope", admin_basic(s, auth, sizeof(auth)), NULL,
+				0, &r),
+			 0);
+	check_error(&r, 404, "no such endpoint: /nope");
+	passed(state);
+}
+
+/* method path (as the admin) is 405 with an Allow header naming allow. */
+static void check_405(const t_server *s, const char *method, const char *path, const char *allow)
+{
+	char auth[512], got[256], msg[256];
+	t_http_response r;
+	assert_int_equal(t_http(s->http_port, method, path, admin_basic(s, auth, sizeof(auth)), NULL,
+				0, &r),
+			 0);
+	bool has_allow = t_http_header(&r, "allow", got, sizeof(got)) && strstr(got, allow);
+	snprintf(msg, sizeof(msg), "method not allowed: %s %s", method, path);
+	check_error(&r, 405, msg);
+	if (!has_allow)
+		fail_msg("%s %s: no Allow header with %s", method, path, allow);
+}
+
+static void test_method_not_allowed(void **state)
+{
+	t_server *s = start(state, NULL);
+	check_405(s, "GET", "/api/login", "POST");
+	check_405(s, "PUT", "/api/login", "POST");
+	check_405(s, "GET", "/api/logout", "POST");
+	check_405(s, "DELETE", "/api/me", "GET");
+	passed(state);
+}
+
+static void test_ws_unknown_path_refused(void **state)
+{
+	t_server *s = start(state, NULL);
+	t_ws ws;
+	int rc = t_ws_connect(&ws, s->http_port, "/nope", NULL);
+	int status = ws.status;
+	t_ws_close(&ws);
+	assert_int_equal(rc, -1);
+	if (status != 404 && status != 0)
+		fail_msg("upgrade to /nope answered %d, want 404 (or a close)", status);
+	assert_serving(s);
+	passed(state);
+}
+
+/* ---- refusals that must not hurt the server ---- */
+
+static char *repeat(const char *head, char c, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *p = (char *)malloc(hl + n + tl + 1);
+	assert_non_null(p);
+	memcpy(p, head, hl);
+	memset(p + hl, c, n);
+	memcpy(p + hl + n, tail, tl + 1);
+	return p;
+}
+
+/* The answer to a refused request: an error status or a closed
+ * connection, never a success. */
+static void check_refused(int rc, t_http_response *r, const char *what)
+{
+	int status = rc ? 0 : r->status;
+	if (!rc)
+		t_http_free(r);
+	if (!rc && status < 400)
+		fail_msg("%s: answered %d, want an error status or a close", what, status);
+}
+
+static void test_oversize_header(void **state)
+{
+	t_server *s = start(state, NULL);
+	char auth[512];
+	admin_basic(s, auth, sizeof(auth));
+	char *cookie = repeat("Cookie: a=", 'x', 100 * 1024, "\r\n");
+	char *headers = (char *)malloc(strlen(auth) + strlen(cookie) + 1);
+	assert_non_null(headers);
+	strcpy(headers, auth);
+	strcat(headers, cookie);
+	free(cookie);
+	t_http_response r;
+	int rc = t_http(s->http_port, "GET", "/api/me", headers, NULL, 0, &r);
+	free(headers);
+	check_refused(rc, &r, "a 100 KiB Cookie header");
+	assert_true(t_server_running(s));
+	assert_serving(s);
+
+	char *path = repeat("/api/me?x=", 'y', 100 * 1024, "");
+	rc = t_http(s->http_port, "GET", path, auth, NULL, 0, &r);
+	free(path);
+	check_refused(rc, &r, "a 100 KiB request line");
+	assert_true(t_server_running(s));
+	assert_serving(s);
+	passed(state);
+}
+
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void test_max_connections(void **state)
+{
+	t_server *s = start(state, "max_connections = 4\n");
+	assert_serving(s);
+	t_sleep_ms(200); /* the readiness probe and that request are gone */
+	int fds[5] = {-1, -1, -1, -1, -1};
+	for (int i = 0; i < 4; i++)
+		fds[i] = t_connect(s->http_port);
+	t_sleep_ms(200);
+	fds[4] = t_connect(s->http_port);
+	int fifth_closed = fds[4] >= 0 ? t_wait_closed(fds[4], 2000) : 1;
+	int open_ok = 1;
+	for (int i = 0; i < 4; i++)
+		if (fds[i] < 0 || t_wait_closed(fds[i], 50))
+			open_ok = 0;
+	if (!fifth_closed || !open_ok) {
+		close_all(fds, 5);
+		fail_msg("%s", !open_ok ? "one of the first four connections was closed"
+					: "the fifth connection was not closed within 2 s");
+	}
+	close(fds[4]);
+	close(fds[0]);
+	int status = -1;
+	for (int64_t end = t_now_ms() + 2000; status != 200 && t_now_ms() < end;) {
+		status = me_status(s);
+		if (status != 200)
+			t_sleep_ms(50);
+	}
+	close_all(fds + 1, 3);
+	assert_int_equal(status, 200);
+	passed(state);
+}
+
+/* ---- stopping and starting ---- */
+
+static void test_graceful_shutdown_keeps_data(void **state)
+{
+	t_server *s = start(state, NULL);
+	char auth[512], token[TOKEN_MAX], bearer[512];
+	assert_int_equal(post_creds(s, "/api/users", admin_basic(s, auth, sizeof(auth)), "bob", "pw",
+				    NULL),
+			 201);
+	assert_int_equal(post_creds(s, "/api/login", NULL, "bob", "pw", token), 200);
+	char password[64];
+	snprintf(password, sizeof(password), "%s", s->password);
+
+	assert_int_equal(t_server_stop(s), 0);
+	if (t_server_restart(s)) {
+		((fixture *)*state)->log_shown = true;
+		fail_msg("cubbyd did not start again");
+	}
+	assert_string_equal(s->password, password); /* initial-password not rewritten */
+	assert_int_equal(post_creds(s, "/api/login", NULL, "bob", "pw", NULL), 200);
+	assert_int_equal(post_creds(s, "/api/login", NULL, "admin", password, NULL), 200);
+	/* sessions are in the store: they outlive the process */
+	t_http_response r;
+	t_bearer_header(token, bearer, sizeof(bearer));
+	assert_int_equal(t_http(s->http_port, "GET", "/api/me", bearer, NULL, 0, &r), 0);
+	cJSON *j = t_http_json(&r);
+	t_http_free(&r);
+	const char *name = t_json_str(j, "name");
+	bool bob = name && !strcmp(name, "bob");
+	cJSON_Delete(j);
+	assert_int_equal(r.status, 200);
+	assert_true(bob);
+	passed(state);
+}
+
+/* Reads one whole answer (head, and Content-Length bytes of body) from
+ * a keep-alive connection; its status or -1. */
+static int read_one_answer(int fd)
+{
+	char buf[16384];
+	size_t len = 0;
+	int64_t end = t_now_ms() + T_TIMEOUT_MS;
+	for (;;) {
+		buf[len] = 0;
+		char *head_end = strstr(buf, "\r\n\r\n");
+		if (head_end) {
+			const char *cl = strcasestr(buf, "\r\ncontent-length:");
+			size_t want = cl && cl < head_end ? strtoul(cl + 17, NULL, 10) : 0;
+			if (len - (size_t)(head_end + 4 - buf) >= want) {
+				int status = 0;
+				sscanf(buf, "HTTP/1.%*d %d", &status);
+				return status;
+			}
+		}
+		int64_t left = end - t_now_ms();
+		if (len + 1 >= sizeof(buf) || left <= 0)
+			return -1;
+		ssize_t n = t_recv_some(fd, buf + len, sizeof(buf) - 1 - len, (int)left);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+	}
+}
+
+static void test_sigterm_with_idle_keepalive(void **state)
+{
+	t_server *s = start(state, NULL);
+	int fd = t_connect(s->http_port);
+	assert_true(fd >= 0);
+	char req[256];
+	snprintf(req, sizeof(req), "GET /api/me HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", s->http_port);
+	int sent = t_send_all(fd, req, strlen(req));
+	int status = sent ? -1 : read_one_answer(fd);
+	if (status != 401) {
+		close(fd);
+		fail_msg("keep-alive GET /api/me: want 401, got %d", status);
+	}
+	/* the connection stays open, idle, while the server stops */
+	int64_t t0 = t_now_ms();
+	int rc = t_server_stop(s);
+	int64_t took = t_now_ms() - t0;
+	int closed = t_wait_closed(fd, 1000);
+	close(fd);
+	assert_int_equal(rc, 0);
+	assert_true(took < T_TIMEOUT_MS);
+	assert_true(closed);
+	passed(state);
+}
+
+static void test_line_port_zero(void **state)
+{
+	t_server *s = start(state, "line_port = 0\n");
+	assert_true(t_server_running(s));
+	assert_serving(s);
+	passed(state);
+}
+
+static bool exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+static void dump_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	fprintf(stderr, "---- %s ----\n", path);
+	char buf[4096];
+	size_t n;
+	while (fp && (n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, stderr);
+	if (fp)
+		fclose(fp);
+}
+
+static void test_sighup_reopens_log(void **state)
+{
+	t_server *s = start(state, "log = @DIR@/cubby.log\n");
+	char log[400], moved[420];
+	snprintf(log, sizeof(log), "%s/cubby.log", s->dir);
+	snprintf(moved, sizeof(moved), "%s/cubby.log.1", s->dir);
+	assert_serving(s);
+	assert_true(exists(log));
+	assert_int_equal(rename(log, moved), 0);
+
+	assert_int_equal(kill(s->pid, SIGHUP), 0);
+	assert_serving(s);
+	bool again = false;
+	for (int64_t end = t_now_ms() + 2000; !again && t_now_ms() < end;) {
+		again = exists(log);
+		if (!again) {
+			assert_serving(s);
+			t_sleep_ms(50);
+		}
+	}
+	if (!again)
+		dump_file(moved);
+	assert_true(again);
+	assert_true(t_server_running(s));
+	passed(state);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_unknown_path),
+		T(test_method_not_allowed),
+		T(test_ws_unknown_path_refused),
+		T(test_oversize_header),
+		T(test_max_connections),
+		T(test_graceful_shutdown_keeps_data),
+		T(test_sigterm_with_idle_keepalive),
+		T(test_line_port_zero),
+		T(test_sighup_reopens_log),
+	};
+	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
+}

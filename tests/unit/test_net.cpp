@@ -1,0 +1,342 @@
+/* test_net.cpp: the network layer (src/net) with endpoints of the test's
+ * own, served by the real server code in a child process on free ports
+ * and driven by real clients over real sockets: the outbound queue cap
+ * (a client that does not read is dropped, one that reads gets all),
+ * the 1001 every WebSocket gets at shutdown with on_close run for it,
+ * WebSocket messages in pieces, and the raw-TCP vhost. cubbyd's own
+ * endpoints are tested against the real binary in tests/integration. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "cubby/config.h"
+#include "cubby/net.h"
+#include "cubby/store.h"
+#include "support/support.h"
+
+#define FLOOD_PIECE (64 * 1024)
+
+/* ---- the test's endpoints ---- */
+
+static char closed_marker[300]; /* a file on_close appends to */
+
+static void note_closed(cb_conn *)
+{
+	int fd = open(closed_marker, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd >= 0) {
+		(void)!write(fd, "closed\n", 7);
+		close(fd);
+	}
+}
+
+/* "N": queues N messages of FLOOD_PIECE bytes at once. */
+static int flood_receive(cb_conn *c, const void *data, size_t len, unsigned)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%.*s", (int)len, (const char *)data);
+	static char piece[FLOOD_PIECE];
+	memset(piece, 'x', sizeof(piece));
+	for (int i = atoi(num); i > 0; i--)
+		if (conn_send(c, piece, sizeof(piece), true))
+			break;
+	return 0;
+}
+
+/* Echoes each message once it is whole (state: the pieces so far). */
+struct echo_state {
+	char buf[65536];
+	size_t len;
+};
+
+static int echo_receive(cb_conn *c, const void *data, size_t len, unsigned flags)
+{
+	echo_state *e = (echo_state *)conn_state(c);
+	if (flags & CB_MSG_FIRST)
+		e->len = 0;
+	if (len > sizeof(e->buf) - e->len)
+		return -1;
+	memcpy(e->buf + e->len, data, len);
+	e->len += len;
+	if (flags & CB_MSG_FINAL)
+		return conn_send(c, e->buf, e->len, flags & CB_MSG_BINARY);
+	return 0;
+}
+
+static int raw_receive(cb_conn *c, const void *data, size_t len, unsigned)
+{
+	return conn_send(c, data, len, false);
+}
+
+static int raw_open(cb_conn *c)
+{
+	return conn_send(c, "hello\n", 6, false);
+}
+
+static const cb_endpoint test_endpoints[] = {
+	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed},
+	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed},
+	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed},
+	{},
+};
+static const cb_endpoint *const test_tables[] = {test_endpoints, NULL};
+
+/* ---- the server in a child process ---- */
+
+struct fx {
+	char dir[64];
+	pid_t pid;
+	int http_port, line_port;
+};
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	socklen_t n = sizeof(a);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &n)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void serve(const fx *f)
+{
+	static cb_config cfg;
+	cb_store *st;
+	config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/data", f->dir);
+	strcpy(cfg.bind, "127.0.0.1");
+	cfg.http_port = f->http_port;
+	cfg.line_port = f->line_port;
+	cfg.send_queue_max = 1 << 20;
+	cfg.log_level = CB_LOG_WARN;
+	log_open("stderr", cfg.log_level);
+	if (store_open(&cfg, &st))
+		_exit(3);
+	cb_server *srv = server_create(&cfg, st, test_tables);
+	int rc = srv ? server_run(srv) : 4;
+	server_destroy(srv);
+	store_close(st);
+	_exit(rc);
+}
+
+static int setup(void **state)
+{
+	fx *f = (fx *)calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/cubby-test-net-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(closed_marker, sizeof(closed_marker), "%s/closed", f->dir);
+	f->http_port = free_port();
+	f->line_port = free_port();
+	if ((f->pid = fork()) == 0)
+		serve(f);
+	for (int64_t end = t_now_ms() + T_TIMEOUT_MS; t_now_ms() < end; t_sleep_ms(20)) {
+		int fd = t_connect(f->http_port);
+		if (fd >= 0) {
+			close(fd);
+			*state = f;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* SIGTERM and the exit status (-1 when it did not exit by itself). */
+static int stop_server(fx *f)
+{
+	if (!f->pid)
+		return -1;
+	int status;
+	kill(f->pid, SIGTERM);
+	for (int64_t end = t_now_ms() + T_TIMEOUT_MS; t_now_ms() < end; t_sleep_ms(10)) {
+		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
+			f->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+	}
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, &status, 0);
+	f->pid = 0;
+	return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *, int, struct FTW *)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	fx *f = (fx *)*state;
+	stop_server(f);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static int count_closed(void)
+{
+	char buf[4096];
+	int fd = open(closed_marker, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	int lines = 0;
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
+/* ---- tests ---- */
+
+/* Under the cap, a client gets every message. */
+static void test_queue_under_cap_delivers_all(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/flood", NULL), 0);
+	assert_int_equal(t_ws_send_text(&ws, "8"), 0); /* 512 KiB < 1 MiB */
+	for (int i = 0; i < 8; i++) {
+		char *data;
+		size_t len;
+		assert_int_equal(t_ws_recv(&ws, &data, &len, NULL, T_TIMEOUT_MS), 2);
+		assert_int_equal(len, FLOOD_PIECE);
+		free(data);
+	}
+	t_ws_close(&ws);
+}
+
+/* A client that does not read while more than send_queue_max piles up
+ * is disconnected; the server goes on serving others. */
+static void test_queue_cap_drops_slow_reader(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws slow;
+	assert_int_equal(t_ws_connect(&slow, f->http_port, "/flood", NULL), 0);
+	assert_int_equal(t_ws_send_text(&slow, "1000"), 0); /* 64 MiB */
+	assert_int_equal(t_wait_closed(slow.fd, T_TIMEOUT_MS), 1);
+	t_ws_close(&slow);
+
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/echo", NULL), 0);
+	assert_int_equal(t_ws_send_text(&ws, "still here"), 0);
+	char *data;
+	size_t len;
+	assert_int_equal(t_ws_recv(&ws, &data, &len, NULL, T_TIMEOUT_MS), 1);
+	assert_string_equal(data, "still here");
+	free(data);
+	t_ws_close(&ws);
+}
+
+/* A message sent in several frames reaches the endpoint in pieces
+ * flagged FIRST ... FINAL, and a binary one is flagged binary. */
+static void test_ws_message_in_pieces(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/echo?x=1", NULL), 0);
+	assert_int_equal(t_ws_send(&ws, 2, "abc", 3, false), 0);
+	assert_int_equal(t_ws_send(&ws, 0, "def", 3, false), 0);
+	assert_int_equal(t_ws_send(&ws, 0, "", 0, true), 0);
+	char *data;
+	size_t len;
+	assert_int_equal(t_ws_recv(&ws, &data, &len, NULL, T_TIMEOUT_MS), 2);
+	assert_int_equal(len, 6);
+	assert_memory_equal(data, "abcdef", 6);
+	free(data);
+	t_ws_close(&ws);
+}
+
+/* SIGTERM: every WebSocket gets close 1001, on_close runs for each open
+ * connection, the server exits 0. */
+static void test_shutdown_sends_1001(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws a, b;
+	t_line l;
+	char line[64];
+	assert_int_equal(t_ws_connect(&a, f->http_port, "/echo", NULL), 0);
+	assert_int_equal(t_ws_connect(&b, f->http_port, "/flood", NULL), 0);
+	assert_int_equal(t_line_connect(&l, f->line_port), 0);
+	assert_int_equal(t_line_recv(&l, line, sizeof(line), T_TIMEOUT_MS), 1);
+
+	kill(f->pid, SIGTERM);
+	t_ws *both[] = {&a, &b};
+	for (t_ws *ws : both) {
+		char *data;
+		size_t len;
+		int code = 0;
+		assert_int_equal(t_ws_recv(ws, &data, &len, &code, T_TIMEOUT_MS), 8);
+		assert_int_equal(code, 1001);
+		assert_string_equal(data, "server shutting down");
+		free(data);
+		t_ws_close(ws);
+	}
+	assert_int_equal(t_line_recv(&l, line, sizeof(line), T_TIMEOUT_MS), 0);
+	t_line_close(&l);
+	assert_int_equal(stop_server(f), 0);
+	assert_int_equal(count_closed(), 3);
+}
+
+/* The raw vhost: a greeting from on_open, then an echo of each piece. */
+static void test_raw_endpoint(void **state)
+{
+	fx *f = (fx *)*state;
+	t_line l;
+	char line[64];
+	assert_int_equal(t_line_connect(&l, f->line_port), 0);
+	assert_int_equal(t_line_recv(&l, line, sizeof(line), T_TIMEOUT_MS), 1);
+	assert_string_equal(line, "hello");
+	assert_int_equal(t_line_send(&l, "ping\n"), 0);
+	assert_int_equal(t_line_recv(&l, line, sizeof(line), T_TIMEOUT_MS), 1);
+	assert_string_equal(line, "ping");
+	t_line_close(&l);
+}
+
+/* Paths no endpoint serves are refused before the handshake. */
+static void test_unknown_ws_path_refused(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/echo/more", NULL), -1);
+	assert_int_equal(ws.status, 404);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_queue_under_cap_delivers_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_cap_drops_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ws_message_in_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_sends_1001, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_ws_path_refused, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+}
