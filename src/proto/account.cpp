@@ -69,21 +69,25 @@ static int answer_session(cb_conn *c, const cb_user *u)
 	return r;
 }
 
-/* Checks and creates a (non-admin) account; answers the error itself. */
-static bool create_user(cb_conn *c, const credentials *cr, cb_user *out)
+/* Creates the (non-admin) account the body asks for; answers the error
+ * itself and returns false when it cannot. */
+static bool create_user(cb_conn *c, cb_user *out)
 {
-	const char *why = auth_check_name(cr->user);
-	if (!why)
-		why = auth_check_password(cr->pass);
-	if (why) {
-		http_error(c, 400, "%s", why);
+	credentials cr;
+	if (!read_credentials(c, &cr))
 		return false;
-	}
-	cb_status s = auth_user_create(conn_store(c), cr->user, cr->pass, false, out);
-	if (s == CB_ERR_EXISTS)
+	const char *why = auth_check_name(cr.user);
+	if (!why)
+		why = auth_check_password(cr.pass);
+	cb_status s = why ? CB_ERR_INVAL
+			  : auth_user_create(conn_store(c), cr.user, cr.pass, false, out);
+	cJSON_Delete(cr.json);
+	if (why)
+		http_error(c, 400, "%s", why);
+	else if (s == CB_ERR_EXISTS)
 		http_error(c, 409, "user name is taken");
 	else if (s)
-		internal_error(c, "signup", s);
+		internal_error(c, "create user", s);
 	return s == CB_OK;
 }
 
@@ -91,17 +95,11 @@ static int on_signup(cb_conn *c)
 {
 	if (!conn_config(c)->allow_signup)
 		return http_error(c, 403, "signup is disabled");
-	credentials cr;
-	if (!read_credentials(c, &cr))
-		return 0;
 	cb_user u;
-	int r = 0;
-	if (create_user(c, &cr, &u)) {
-		log_info("signup: %s", u.name);
-		r = answer_session(c, &u);
-	}
-	cJSON_Delete(cr.json);
-	return r;
+	if (!create_user(c, &u))
+		return 0;
+	log_info("signup: %s", u.name);
+	return answer_session(c, &u);
 }
 
 static int on_login(cb_conn *c)
@@ -163,17 +161,11 @@ static int on_user_create(cb_conn *c)
 {
 	if (!conn_user(c)->admin)
 		return http_error(c, 403, "admin only");
-	credentials cr;
-	if (!read_credentials(c, &cr))
-		return 0;
 	cb_user u;
-	int r = 0;
-	if (create_user(c, &cr, &u)) {
-		log_info("user %s created by %s", u.name, conn_user(c)->name);
-		r = answer_user(c, 201, &u);
-	}
-	cJSON_Delete(cr.json);
-	return r;
+	if (!create_user(c, &u))
+		return 0;
+	log_info("user %s created by %s", u.name, conn_user(c)->name);
+	return answer_user(c, 201, &u);
 }
 
 static int on_user_delete(cb_conn *c)

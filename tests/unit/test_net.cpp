@@ -25,6 +25,8 @@ extern "C" {
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "cubby/auth.h"
+#include "cubby/clock.h"
 #include "cubby/config.h"
 #include "cubby/net.h"
 #include "cubby/store.h"
@@ -88,7 +90,15 @@ static int raw_open(cb_conn *c)
 	return conn_send(c, "hello\n", 6, false);
 }
 
+/* Greets the caller by name (an endpoint that needs a session). */
+static int private_open(cb_conn *c)
+{
+	const cb_user *u = conn_user(c);
+	return conn_send(c, u->name, strlen(u->name), false);
+}
+
 static const cb_endpoint test_endpoints[] = {
+	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL},
 	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed},
 	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed},
 	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed},
@@ -102,6 +112,7 @@ struct fx {
 	char dir[64];
 	pid_t pid;
 	int http_port, line_port;
+	char token[CB_TOKEN_LEN + 1]; /* a session of user "alice", password "pw" */
 };
 
 static int free_port(void)
@@ -122,12 +133,34 @@ static int free_port(void)
 	return ntohs(a.sin_port);
 }
 
+static void test_config(const fx *f, cb_config *cfg)
+{
+	config_defaults(cfg);
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s/data", f->dir);
+	cfg->pbkdf2_iterations = 1000;
+}
+
+/* Before the server starts: user alice and a session of hers. */
+static int make_user(fx *f)
+{
+	static cb_config cfg;
+	cb_store *st;
+	cb_user u;
+	test_config(f, &cfg);
+	if (store_open(&cfg, &st))
+		return -1;
+	cb_status s = auth_user_create(st, "alice", "pw", false, &u);
+	if (!s)
+		s = auth_session_create(st, &u, cb_now_ms(), f->token);
+	store_close(st);
+	return s ? -1 : 0;
+}
+
 static void serve(const fx *f)
 {
 	static cb_config cfg;
 	cb_store *st;
-	config_defaults(&cfg);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/data", f->dir);
+	test_config(f, &cfg);
 	strcpy(cfg.bind, "127.0.0.1");
 	cfg.http_port = f->http_port;
 	cfg.line_port = f->line_port;
@@ -152,6 +185,8 @@ static int setup(void **state)
 	snprintf(closed_marker, sizeof(closed_marker), "%s/closed", f->dir);
 	f->http_port = free_port();
 	f->line_port = free_port();
+	if (make_user(f))
+		return -1;
 	if ((f->pid = fork()) == 0)
 		serve(f);
 	for (int64_t end = t_now_ms() + T_TIMEOUT_MS; t_now_ms() < end; t_sleep_ms(20)) {
@@ -327,6 +362,41 @@ static void test_unknown_ws_path_refused(void **state)
 	assert_int_equal(ws.status, 404);
 }
 
+/* Greeted by name when connected with the session as Bearer, cookie or
+ * ?token=, or with HTTP Basic; refused with 401 otherwise. */
+static void expect_private(fx *f, const char *path, const char *headers, int want_status)
+{
+	t_ws ws;
+	int r = t_ws_connect(&ws, f->http_port, path, headers);
+	if (want_status) {
+		assert_int_equal(r, -1);
+		assert_int_equal(ws.status, want_status);
+		return;
+	}
+	assert_int_equal(r, 0);
+	char *data;
+	size_t len;
+	assert_int_equal(t_ws_recv(&ws, &data, &len, NULL, T_TIMEOUT_MS), 1);
+	assert_string_equal(data, "alice");
+	free(data);
+	t_ws_close(&ws);
+}
+
+static void test_ws_credentials(void **state)
+{
+	fx *f = (fx *)*state;
+	char h[512], path[256];
+	expect_private(f, "/private", NULL, 401);
+	expect_private(f, "/private?token=0123", NULL, 401);
+	snprintf(path, sizeof(path), "/private?token=%s", f->token);
+	expect_private(f, path, NULL, 0);
+	expect_private(f, "/private", t_bearer_header(f->token, h, sizeof(h)), 0);
+	snprintf(h, sizeof(h), "Cookie: a=b; cubby_session=%s\r\n", f->token);
+	expect_private(f, "/private", h, 0);
+	expect_private(f, "/private", t_basic_header("alice", "pw", h, sizeof(h)), 0);
+	expect_private(f, "/private", t_basic_header("alice", "nope", h, sizeof(h)), 401);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -337,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_sends_1001, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_ws_path_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ws_credentials, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
