@@ -23,54 +23,8 @@ extern "C" {
 #define TOKEN_MAX 256
 #define ID_MAX 128
 
-/* ---- fixture ---- */
-
-struct fixture {
-	t_server s;
-	bool passed;    /* set at the end of a test: no log dump */
-	bool log_shown; /* t_server_start() failed and printed the log */
-};
-
-static int setup(void **state)
-{
-	fixture *f = (fixture *)calloc(1, sizeof(fixture));
-	*state = f;
-	return f ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = (fixture *)*state;
-	if (!f->passed && !f->log_shown && f->s.log[0])
-		t_server_dump_log(&f->s);
-	t_server_cleanup(&f->s);
-	free(f);
-	return 0;
-}
-
-static t_server *start(void **state, const char *extra_conf)
-{
-	fixture *f = (fixture *)*state;
-	if (t_server_start(&f->s, extra_conf)) {
-		f->log_shown = true;
-		fail_msg("cubbyd did not start");
-	}
-	assert_true(f->s.password[0] != 0);
-	return &f->s;
-}
-
-/* Ends a test: the server must stop on SIGTERM with exit status 0 (under
- * the sanitizers that also means no leak or error at exit). */
-static void passed(void **state)
-{
-	fixture *f = (fixture *)*state;
-	if (f->s.pid > 0) {
-		int rc = t_server_stop(&f->s);
-		if (rc)
-			fail_msg("cubbyd ended with %d on SIGTERM, want exit status 0", rc);
-	}
-	f->passed = true;
-}
+#define AUTH_MAX 512 /* an "Authorization: ...\r\n" header */
+#define LIMITED "too many failed logins, try again later"
 
 /* ---- requests ---- */
 
@@ -107,14 +61,23 @@ static int post_creds(const t_server *s, const char *path, const char *headers, 
 	return req(s, "POST", path, headers, creds(user, pass, body, sizeof(body)), r);
 }
 
-/* Fails unless r is exactly the error code/message; frees r. */
-static void check_error(t_http_response *r, int code, const char *message)
+/* The request must answer exactly the error code/message. */
+static void req_error(const t_server *s, const char *method, const char *path,
+		      const char *headers, const char *body, int code, const char *message)
 {
-	char why[1024];
-	int rc = t_check_error(r, code, message, why, sizeof(why));
-	t_http_free(r);
-	if (rc)
-		fail_msg("%s", why);
+	t_http_response r;
+	req(s, method, path, headers, body, &r);
+	t_assert_error(&r, code, message);
+}
+
+/* POST of {"user","pass"} to path must answer exactly the error
+ * code/message. */
+static void creds_error(const t_server *s, const char *path, const char *headers,
+			const char *user, const char *pass, int code, const char *message)
+{
+	t_http_response r;
+	post_creds(s, path, headers, user, pass, &r);
+	t_assert_error(&r, code, message);
 }
 
 /* r's JSON body, after checking its status and content type; frees r. */
@@ -134,6 +97,15 @@ static cJSON *json_of(t_http_response *r, int status)
 	}
 	t_http_free(r);
 	return j;
+}
+
+/* r is 200 with {"ok":true}; frees r. */
+static void check_ok(t_http_response *r)
+{
+	cJSON *j = json_of(r, 200);
+	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
+	cJSON_Delete(j);
+	assert_true(ok);
 }
 
 static void copy_str(const cJSON *j, const char *key, char *out, size_t n)
@@ -156,26 +128,28 @@ static void login(const t_server *s, const char *user, const char *pass, char *t
 	cJSON_Delete(j);
 }
 
-static void bearer(const char *token, char *buf, size_t n)
+/* Logs in (200 expected) and makes the bearer header of that session
+ * into auth (AUTH_MAX bytes); id out (may be NULL). */
+static void login_bearer(const t_server *s, const char *user, const char *pass, char *auth,
+			 char *id)
 {
-	t_bearer_header(token, buf, n);
+	char token[TOKEN_MAX];
+	login(s, user, pass, token, id);
+	t_bearer_header(token, auth, AUTH_MAX);
 }
 
-/* Creates user by the admin's token: 201 expected. */
-static void create_user(const t_server *s, const char *admin_token, const char *user,
-			const char *pass)
+/* Creates user with an admin's credentials (auth): 201 expected. */
+static void create_user(const t_server *s, const char *auth, const char *user, const char *pass)
 {
-	char auth[512];
 	t_http_response r;
-	bearer(admin_token, auth, sizeof(auth));
 	post_creds(s, "/api/users", auth, user, pass, &r);
 	cJSON_Delete(json_of(&r, 201));
 }
 
-/* GET /api/me (or path) with headers: 200 with name and admin expected;
- * id out (may be NULL). */
+/* GET path (/api/me or /users/me) with headers: 200 with name, admin
+ * and a usable id, that id when want_id is not NULL. */
 static void check_me(const t_server *s, const char *path, const char *headers, const char *name,
-		     bool admin, char *id)
+		     bool admin, const char *want_id)
 {
 	t_http_response r;
 	req(s, "GET", path, headers, NULL, &r);
@@ -184,11 +158,13 @@ static void check_me(const t_server *s, const char *path, const char *headers, c
 	bool name_ok = n && !strcmp(n, name);
 	bool admin_ok = cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(j, "admin")) &&
 			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "admin")) == admin;
-	char i[ID_MAX];
-	copy_str(j, "id", id ? id : i, ID_MAX);
+	char id[ID_MAX];
+	copy_str(j, "id", id, ID_MAX);
 	cJSON_Delete(j);
 	assert_true(name_ok);
 	assert_true(admin_ok);
+	if (want_id)
+		assert_string_equal(id, want_id);
 }
 
 /* ---- the cookie ---- */
@@ -231,90 +207,99 @@ static void cookie_header(const char *token, char *buf, size_t n)
 	snprintf(buf, n, "Cookie: cubby_session=%s\r\n", token);
 }
 
+/* r is the answer to a signup or login as user: 200 with a usable
+ * "token" and "id" (out) and "user" the name, and a cookie with that
+ * token and Max-Age=max_age. Frees r. */
+static void check_session(t_http_response *r, const char *user, const char *max_age, char *token,
+			  char *id)
+{
+	t_http_response head = *r; /* the headers, for after r is freed */
+	head.body = NULL;
+	cJSON *j = json_of(r, 200);
+	copy_str(j, "token", token, TOKEN_MAX);
+	copy_str(j, "id", id, ID_MAX);
+	const char *u = t_json_str(j, "user");
+	bool user_ok = u && !strcmp(u, user);
+	cJSON_Delete(j);
+	assert_true(user_ok);
+	check_cookie(&head, token, max_age);
+}
+
+/* POST /api/logout with headers: 200 {"ok":true} that clears the
+ * cookie (Max-Age=0). */
+static void logout(const t_server *s, const char *headers)
+{
+	t_http_response r;
+	req(s, "POST", "/api/logout", headers, NULL, &r);
+	t_http_response head = r;
+	head.body = NULL;
+	check_ok(&r);
+	check_cookie(&head, NULL, "0");
+}
+
 /* ---- signup ---- */
 
 static void test_signup_enabled(void **state)
 {
-	t_server *s = start(state, "allow_signup = yes\nsession_ttl = 1h\n");
+	t_server *s = t_start(state, "allow_signup = yes\nsession_ttl = 1h\n");
 	t_http_response r;
+	char token[TOKEN_MAX], id[ID_MAX], auth[AUTH_MAX];
 	post_creds(s, "/api/signup", NULL, "alice", "wonder land", &r);
-	char cookie[1024];
-	bool has_cookie = t_http_header(&r, "set-cookie", cookie, sizeof(cookie));
-	t_http_response keep = r;
-	keep.body = NULL;
-	cJSON *j = json_of(&r, 200);
-	char token[TOKEN_MAX], id[ID_MAX];
-	copy_str(j, "token", token, sizeof(token));
-	copy_str(j, "id", id, sizeof(id));
-	const char *user = t_json_str(j, "user");
-	bool user_ok = user && !strcmp(user, "alice");
-	cJSON_Delete(j);
-	assert_true(user_ok);
-	assert_true(has_cookie);
-	check_cookie(&keep, token, "3600");
-
-	char auth[512], me_id[ID_MAX];
-	bearer(token, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "alice", false, me_id);
-	assert_string_equal(me_id, id);
+	check_session(&r, "alice", "3600", token, id);
+	t_bearer_header(token, auth, sizeof(auth));
+	check_me(s, "/api/me", auth, "alice", false, id);
 	login(s, "alice", "wonder land", NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_signup_disabled_by_default(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	post_creds(s, "/api/signup", NULL, "alice", "pw", &r);
-	check_error(&r, 403, "signup is disabled");
-	post_creds(s, "/api/login", NULL, "alice", "pw", &r);
-	check_error(&r, 401, "wrong user name or password");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	creds_error(s, "/api/signup", NULL, "alice", "pw", 403, "signup is disabled");
+	creds_error(s, "/api/login", NULL, "alice", "pw", 401, "wrong user name or password");
+	t_passed(state);
 }
 
 static void test_signup_name_taken(void **state)
 {
-	t_server *s = start(state, "allow_signup = yes\n");
+	t_server *s = t_start(state, "allow_signup = yes\n");
+	creds_error(s, "/api/signup", NULL, "admin", "other", 409, "user name is taken");
 	t_http_response r;
-	post_creds(s, "/api/signup", NULL, "admin", "other", &r);
-	check_error(&r, 409, "user name is taken");
 	post_creds(s, "/api/signup", NULL, "bob", "pw1", &r);
 	cJSON_Delete(json_of(&r, 200));
-	post_creds(s, "/api/signup", NULL, "bob", "pw2", &r);
-	check_error(&r, 409, "user name is taken");
+	creds_error(s, "/api/signup", NULL, "bob", "pw2", 409, "user name is taken");
 	login(s, "bob", "pw1", NULL, NULL); /* the first bob is untouched */
-	passed(state);
+	t_passed(state);
 }
 
 static void test_signup_bad_name(void **state)
 {
-	t_server *s = start(state, "allow_signup = yes\n");
-	t_http_response r;
-	post_creds(s, "/api/signup", NULL, "-x", "pw", &r);
-	check_error(&r, 400, "user name must start with a letter or digit");
-	post_creds(s, "/api/signup", NULL, ".hidden", "pw", &r);
-	check_error(&r, 400, "user name must start with a letter or digit");
-	post_creds(s, "/api/signup", NULL, "", "pw", &r);
-	check_error(&r, 400, "user name must be 1 to 32 characters");
-	post_creds(s, "/api/signup", NULL, "a23456789012345678901234567890123", "pw", &r);
-	check_error(&r, 400, "user name must be 1 to 32 characters");
-	post_creds(s, "/api/signup", NULL, "a b", "pw", &r);
-	check_error(&r, 400, "user name may contain only letters, digits, '.', '_' and '-'");
+	static const struct {
+		const char *user, *message;
+	} bad[] = {
+		{"-x", "user name must start with a letter or digit"},
+		{".hidden", "user name must start with a letter or digit"},
+		{"", "user name must be 1 to 32 characters"},
+		{"a23456789012345678901234567890123", "user name must be 1 to 32 characters"},
+		{"a b", "user name may contain only letters, digits, '.', '_' and '-'"},
+	};
+	t_server *s = t_start(state, "allow_signup = yes\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		creds_error(s, "/api/signup", NULL, bad[i].user, "pw", 400, bad[i].message);
 	/* 32 characters are fine */
+	t_http_response r;
 	post_creds(s, "/api/signup", NULL, "a2345678901234567890123456789012", "pw", &r);
 	cJSON_Delete(json_of(&r, 200));
-	passed(state);
+	t_passed(state);
 }
 
 static void test_signup_empty_password(void **state)
 {
-	t_server *s = start(state, "allow_signup = yes\n");
-	t_http_response r;
-	post_creds(s, "/api/signup", NULL, "alice", "", &r);
-	check_error(&r, 400, "password must not be empty");
-	post_creds(s, "/api/login", NULL, "alice", "x", &r); /* not created */
-	check_error(&r, 401, "wrong user name or password");
-	passed(state);
+	t_server *s = t_start(state, "allow_signup = yes\n");
+	creds_error(s, "/api/signup", NULL, "alice", "", 400, "password must not be empty");
+	/* not created */
+	creds_error(s, "/api/login", NULL, "alice", "x", 401, "wrong user name or password");
+	t_passed(state);
 }
 
 /* ---- bodies that are not {"user":"...","pass":"..."} ---- */
@@ -343,48 +328,38 @@ static void check_bad_bodies(const t_server *s, const char *path, const char *he
 
 static void test_bad_json_bodies(void **state)
 {
-	t_server *s = start(state, "allow_signup = yes\n");
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	bearer(token, auth, sizeof(auth));
+	t_server *s = t_start(state, "allow_signup = yes\n");
+	char auth[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
 	check_bad_bodies(s, "/api/login", NULL);
 	check_bad_bodies(s, "/api/signup", NULL);
 	check_bad_bodies(s, "/api/users", auth);
 	/* none of that counted as a failed login */
 	login(s, "admin", s->password, NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 /* ---- login ---- */
 
 static void test_login_ok(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	t_http_response r;
-	post_creds(s, "/api/login", NULL, "admin", s->password, &r);
-	t_http_response keep = r;
-	keep.body = NULL;
-	cJSON *j = json_of(&r, 200);
 	char token[TOKEN_MAX], id[ID_MAX];
-	copy_str(j, "token", token, sizeof(token));
-	copy_str(j, "id", id, sizeof(id));
-	const char *user = t_json_str(j, "user");
-	bool user_ok = user && !strcmp(user, "admin");
-	cJSON_Delete(j);
-	assert_true(user_ok);
-	check_cookie(&keep, token, "2592000"); /* session_ttl = 30d */
+	post_creds(s, "/api/login", NULL, "admin", s->password, &r);
+	check_session(&r, "admin", "2592000", token, id); /* session_ttl = 30d */
 
 	/* each login is a new session */
 	char token2[TOKEN_MAX], id2[ID_MAX];
 	login(s, "admin", s->password, token2, id2);
 	assert_string_not_equal(token, token2);
 	assert_string_equal(id, id2);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_login_wrong_password_and_unknown_user(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	t_http_response wrong, unknown;
 	post_creds(s, "/api/login", NULL, "admin", "not the password", &wrong);
 	post_creds(s, "/api/login", NULL, "nobody", "not the password", &unknown);
@@ -392,230 +367,188 @@ static void test_login_wrong_password_and_unknown_user(void **state)
 		    !memcmp(wrong.body, unknown.body, wrong.body_len);
 	char cookie[512];
 	bool no_cookie = !t_http_header(&wrong, "set-cookie", cookie, sizeof(cookie));
-	check_error(&wrong, 401, "wrong user name or password");
-	check_error(&unknown, 401, "wrong user name or password");
+	t_assert_error(&wrong, 401, "wrong user name or password");
+	t_assert_error(&unknown, 401, "wrong user name or password");
 	assert_true(same);
 	assert_true(no_cookie);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_login_rate_limit(void **state)
 {
-	t_server *s = start(state, "login_max_failures = 3\n");
-	char admin_token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, admin_token, NULL);
-	create_user(s, admin_token, "bob", "bobpw");
+	t_server *s = t_start(state, "login_max_failures = 3\n");
+	char admin[AUTH_MAX], basic[AUTH_MAX];
+	login_bearer(s, "admin", s->password, admin, NULL);
+	create_user(s, admin, "bob", "bobpw");
 
-	t_http_response r;
-	for (int i = 0; i < 3; i++) {
-		post_creds(s, "/api/login", NULL, "admin", "wrong", &r);
-		check_error(&r, 401, "wrong user name or password");
-	}
-	post_creds(s, "/api/login", NULL, "admin", "wrong", &r);
-	check_error(&r, 429, "too many failed logins, try again later");
-	post_creds(s, "/api/login", NULL, "admin", s->password, &r);
-	check_error(&r, 429, "too many failed logins, try again later");
+	for (int i = 0; i < 3; i++)
+		creds_error(s, "/api/login", NULL, "admin", "wrong", 401,
+			    "wrong user name or password");
+	creds_error(s, "/api/login", NULL, "admin", "wrong", 429, LIMITED);
+	creds_error(s, "/api/login", NULL, "admin", s->password, 429, LIMITED);
 	/* Basic is a login too */
-	t_basic_header("admin", s->password, auth, sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 429, "too many failed logins, try again later");
+	t_basic_header("admin", s->password, basic, sizeof(basic));
+	req_error(s, "GET", "/api/me", basic, NULL, 429, LIMITED);
 	/* the address is limited as well: another user from it */
-	post_creds(s, "/api/login", NULL, "bob", "bobpw", &r);
-	check_error(&r, 429, "too many failed logins, try again later");
+	creds_error(s, "/api/login", NULL, "bob", "bobpw", 429, LIMITED);
 	/* a session already held is not a login */
-	bearer(admin_token, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "admin", true, NULL);
-	passed(state);
+	check_me(s, "/api/me", admin, "admin", true, NULL);
+	t_passed(state);
 }
 
 /* ---- credentials ---- */
 
+enum via { VIA_BEARER, VIA_BASIC, VIA_COOKIE };
+
+/* Logs the admin in, then GETs path presenting that session as a bearer
+ * token or a cookie, or the password by Basic: 200 as the admin with
+ * the id the login answered. token out (may be NULL). */
+static void check_admin_me(const t_server *s, const char *path, via how, char *token)
+{
+	char t[TOKEN_MAX], id[ID_MAX], h[AUTH_MAX];
+	token = token ? token : t;
+	login(s, "admin", s->password, token, id);
+	if (how == VIA_BEARER)
+		t_bearer_header(token, h, sizeof(h));
+	else if (how == VIA_BASIC)
+		t_basic_header("admin", s->password, h, sizeof(h));
+	else
+		cookie_header(token, h, sizeof(h));
+	check_me(s, path, h, "admin", true, id);
+}
+
 static void test_me_with_bearer(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], id[ID_MAX], auth[512], me_id[ID_MAX];
-	login(s, "admin", s->password, token, id);
-	bearer(token, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "admin", true, me_id);
-	assert_string_equal(me_id, id);
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	check_admin_me(s, "/api/me", VIA_BEARER, NULL);
+	t_passed(state);
 }
 
 static void test_me_with_basic(void **state)
 {
-	t_server *s = start(state, NULL);
-	char id[ID_MAX], auth[512], me_id[ID_MAX];
-	login(s, "admin", s->password, NULL, id);
-	t_basic_header("admin", s->password, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "admin", true, me_id);
-	assert_string_equal(me_id, id);
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	check_admin_me(s, "/api/me", VIA_BASIC, NULL);
+	t_passed(state);
 }
 
 static void test_me_with_cookie(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], id[ID_MAX], cookie[512], me_id[ID_MAX];
-	login(s, "admin", s->password, token, id);
-	cookie_header(token, cookie, sizeof(cookie));
-	check_me(s, "/api/me", cookie, "admin", true, me_id);
-	assert_string_equal(me_id, id);
+	t_server *s = t_start(state, NULL);
+	char token[TOKEN_MAX];
+	check_admin_me(s, "/api/me", VIA_COOKIE, token);
 	/* among other cookies */
 	char many[1024];
 	snprintf(many, sizeof(many), "Cookie: theme=dark; cubby_session=%s; lang=en\r\n", token);
 	check_me(s, "/api/me", many, "admin", true, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_users_me(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], id[ID_MAX], auth[512], me_id[ID_MAX];
-	login(s, "admin", s->password, token, id);
-	bearer(token, auth, sizeof(auth));
-	check_me(s, "/users/me", auth, "admin", true, me_id);
-	assert_string_equal(me_id, id);
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	check_admin_me(s, "/users/me", VIA_BEARER, NULL);
+	t_passed(state);
 }
 
 static void test_me_without_credentials(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	req(s, "GET", "/api/me", NULL, NULL, &r);
-	check_error(&r, 401, "authentication required");
-	req(s, "GET", "/users/me", NULL, NULL, &r);
-	check_error(&r, 401, "authentication required");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	req_error(s, "GET", "/api/me", NULL, NULL, 401, "authentication required");
+	req_error(s, "GET", "/users/me", NULL, NULL, 401, "authentication required");
+	t_passed(state);
 }
 
 static void test_me_bad_bearer(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	char auth[512];
-	bearer("0000000000000000000000000000000000000000000000000000000000000000", auth,
-	       sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	bearer("garbage", auth, sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	req(s, "GET", "/api/me", "Cookie: cubby_session=garbage\r\n", NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	t_bearer_header("0000000000000000000000000000000000000000000000000000000000000000", auth,
+			sizeof(auth));
+	req_error(s, "GET", "/api/me", auth, NULL, 401, "invalid or expired session");
+	t_bearer_header("garbage", auth, sizeof(auth));
+	req_error(s, "GET", "/api/me", auth, NULL, 401, "invalid or expired session");
+	req_error(s, "GET", "/api/me", "Cookie: cubby_session=garbage\r\n", NULL, 401,
+		  "invalid or expired session");
+	t_passed(state);
 }
 
 static void test_me_bad_basic(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	char auth[512];
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
 	t_basic_header("admin", "wrong", auth, sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "wrong user name or password");
+	req_error(s, "GET", "/api/me", auth, NULL, 401, "wrong user name or password");
 	t_basic_header("nobody", "wrong", auth, sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "wrong user name or password");
-	passed(state);
+	req_error(s, "GET", "/api/me", auth, NULL, 401, "wrong user name or password");
+	t_passed(state);
 }
 
 static void test_query_token_ignored_on_http(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char token[TOKEN_MAX], path[512];
 	login(s, "admin", s->password, token, NULL);
 	snprintf(path, sizeof(path), "/api/me?token=%s", token);
-	t_http_response r;
-	req(s, "GET", path, NULL, NULL, &r);
-	check_error(&r, 401, "authentication required");
-	passed(state);
+	req_error(s, "GET", path, NULL, NULL, 401, "authentication required");
+	t_passed(state);
 }
 
 static void test_wrong_authorization_no_cookie_fallback(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char token[TOKEN_MAX], h[1024], cookie[512];
 	login(s, "admin", s->password, token, NULL);
 	cookie_header(token, cookie, sizeof(cookie));
 	snprintf(h, sizeof(h), "Authorization: Bearer garbage\r\n%s", cookie);
-	t_http_response r;
-	req(s, "GET", "/api/me", h, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	char basic[512];
+	req_error(s, "GET", "/api/me", h, NULL, 401, "invalid or expired session");
+	char basic[AUTH_MAX];
 	t_basic_header("admin", "wrong", basic, sizeof(basic));
 	snprintf(h, sizeof(h), "%s%s", basic, cookie);
-	req(s, "GET", "/api/me", h, NULL, &r);
-	check_error(&r, 401, "wrong user name or password");
-	passed(state);
+	req_error(s, "GET", "/api/me", h, NULL, 401, "wrong user name or password");
+	t_passed(state);
 }
 
 /* ---- logout ---- */
 
 static void test_logout_with_bearer(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], other[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	login(s, "admin", s->password, other, NULL);
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	req(s, "POST", "/api/logout", auth, NULL, &r);
-	t_http_response keep = r;
-	keep.body = NULL;
-	cJSON *j = json_of(&r, 200);
-	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
-	cJSON_Delete(j);
-	assert_true(ok);
-	check_cookie(&keep, NULL, "0");
-
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	req(s, "POST", "/api/logout", auth, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX], other[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
+	login_bearer(s, "admin", s->password, other, NULL);
+	logout(s, auth);
+	req_error(s, "GET", "/api/me", auth, NULL, 401, "invalid or expired session");
+	req_error(s, "POST", "/api/logout", auth, NULL, 401, "invalid or expired session");
 	/* only the session used ends */
-	bearer(other, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "admin", true, NULL);
-	passed(state);
+	check_me(s, "/api/me", other, "admin", true, NULL);
+	t_passed(state);
 }
 
 static void test_logout_with_cookie(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char token[TOKEN_MAX], cookie[512];
 	login(s, "admin", s->password, token, NULL);
 	cookie_header(token, cookie, sizeof(cookie));
-	t_http_response r;
-	req(s, "POST", "/api/logout", cookie, NULL, &r);
-	t_http_response keep = r;
-	keep.body = NULL;
-	cJSON *j = json_of(&r, 200);
-	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
-	cJSON_Delete(j);
-	assert_true(ok);
-	check_cookie(&keep, NULL, "0");
-	req(s, "GET", "/api/me", cookie, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
-	passed(state);
+	logout(s, cookie);
+	req_error(s, "GET", "/api/me", cookie, NULL, 401, "invalid or expired session");
+	t_passed(state);
 }
 
 static void test_logout_without_credentials(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	req(s, "POST", "/api/logout", NULL, NULL, &r);
-	check_error(&r, 401, "authentication required");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	req_error(s, "POST", "/api/logout", NULL, NULL, 401, "authentication required");
+	t_passed(state);
 }
 
 /* ---- users, by the admin ---- */
 
 static void test_create_user_by_admin(void **state)
 {
-	t_server *s = start(state, "allow_signup = no\n");
-	char token[TOKEN_MAX], auth[512], id[ID_MAX], login_id[ID_MAX];
-	login(s, "admin", s->password, token, NULL);
-	bearer(token, auth, sizeof(auth));
+	t_server *s = t_start(state, "allow_signup = no\n");
+	char auth[AUTH_MAX], id[ID_MAX], login_id[ID_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
 	t_http_response r;
 	post_creds(s, "/api/users", auth, "bob", "bob's secret", &r);
 	cJSON *j = json_of(&r, 201);
@@ -628,152 +561,118 @@ static void test_create_user_by_admin(void **state)
 	assert_true(name_ok);
 	assert_true(admin_ok);
 
-	login(s, "bob", "bob's secret", token, login_id);
+	login_bearer(s, "bob", "bob's secret", auth, login_id);
 	assert_string_equal(login_id, id);
-	bearer(token, auth, sizeof(auth));
-	check_me(s, "/api/me", auth, "bob", false, NULL);
+	check_me(s, "/api/me", auth, "bob", false, id);
 	/* with Basic too */
 	t_basic_header("admin", s->password, auth, sizeof(auth));
-	post_creds(s, "/api/users", auth, "carol", "c", &r);
-	cJSON_Delete(json_of(&r, 201));
+	create_user(s, auth, "carol", "c");
 	login(s, "carol", "c", NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_create_user_by_non_admin(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	create_user(s, token, "bob", "pw");
-	login(s, "bob", "pw", token, NULL);
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	post_creds(s, "/api/users", auth, "carol", "pw", &r);
-	check_error(&r, 403, "admin only");
-	post_creds(s, "/api/login", NULL, "carol", "pw", &r);
-	check_error(&r, 401, "wrong user name or password");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	char admin[AUTH_MAX], bob[AUTH_MAX];
+	login_bearer(s, "admin", s->password, admin, NULL);
+	create_user(s, admin, "bob", "pw");
+	login_bearer(s, "bob", "pw", bob, NULL);
+	creds_error(s, "/api/users", bob, "carol", "pw", 403, "admin only");
+	creds_error(s, "/api/login", NULL, "carol", "pw", 401, "wrong user name or password");
+	t_passed(state);
 }
 
 static void test_create_user_without_credentials(void **state)
 {
-	t_server *s = start(state, NULL);
-	t_http_response r;
-	post_creds(s, "/api/users", NULL, "carol", "pw", &r);
-	check_error(&r, 401, "authentication required");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	creds_error(s, "/api/users", NULL, "carol", "pw", 401, "authentication required");
+	t_passed(state);
 }
 
 static void test_create_user_existing_name(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	create_user(s, token, "bob", "pw");
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	post_creds(s, "/api/users", auth, "bob", "other", &r);
-	check_error(&r, 409, "user name is taken");
-	post_creds(s, "/api/users", auth, "admin", "other", &r);
-	check_error(&r, 409, "user name is taken");
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
+	create_user(s, auth, "bob", "pw");
+	creds_error(s, "/api/users", auth, "bob", "other", 409, "user name is taken");
+	creds_error(s, "/api/users", auth, "admin", "other", 409, "user name is taken");
 	login(s, "bob", "pw", NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_create_user_bad_name_or_password(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	post_creds(s, "/api/users", auth, "-x", "pw", &r);
-	check_error(&r, 400, "user name must start with a letter or digit");
-	post_creds(s, "/api/users", auth, "", "pw", &r);
-	check_error(&r, 400, "user name must be 1 to 32 characters");
-	post_creds(s, "/api/users", auth, "bob", "", &r);
-	check_error(&r, 400, "password must not be empty");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
+	creds_error(s, "/api/users", auth, "-x", "pw", 400,
+		    "user name must start with a letter or digit");
+	creds_error(s, "/api/users", auth, "", "pw", 400, "user name must be 1 to 32 characters");
+	creds_error(s, "/api/users", auth, "bob", "", 400, "password must not be empty");
+	t_passed(state);
 }
 
 static void test_delete_user(void **state)
 {
-	t_server *s = start(state, NULL);
-	char admin[TOKEN_MAX], bob[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, admin, NULL);
+	t_server *s = t_start(state, NULL);
+	char admin[AUTH_MAX], bob[AUTH_MAX];
+	login_bearer(s, "admin", s->password, admin, NULL);
 	create_user(s, admin, "bob", "pw");
-	login(s, "bob", "pw", bob, NULL);
-	bearer(admin, auth, sizeof(auth));
+	login_bearer(s, "bob", "pw", bob, NULL);
 	t_http_response r;
-	req(s, "DELETE", "/api/users/bob", auth, NULL, &r);
-	cJSON *j = json_of(&r, 200);
-	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
-	cJSON_Delete(j);
-	assert_true(ok);
+	req(s, "DELETE", "/api/users/bob", admin, NULL, &r);
+	check_ok(&r);
 
-	post_creds(s, "/api/login", NULL, "bob", "pw", &r);
-	check_error(&r, 401, "wrong user name or password");
-	bearer(bob, auth, sizeof(auth));
-	req(s, "GET", "/api/me", auth, NULL, &r);
-	check_error(&r, 401, "invalid or expired session");
+	creds_error(s, "/api/login", NULL, "bob", "pw", 401, "wrong user name or password");
+	req_error(s, "GET", "/api/me", bob, NULL, 401, "invalid or expired session");
 	/* gone: a second delete finds nothing, and the name is free again */
-	bearer(admin, auth, sizeof(auth));
-	req(s, "DELETE", "/api/users/bob", auth, NULL, &r);
-	check_error(&r, 404, "no such user: bob");
+	req_error(s, "DELETE", "/api/users/bob", admin, NULL, 404, "no such user: bob");
 	create_user(s, admin, "bob", "new");
 	login(s, "bob", "new", NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_delete_unknown_user(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	req(s, "DELETE", "/api/users/carol", auth, NULL, &r);
-	check_error(&r, 404, "no such user: carol");
-	passed(state);
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
+	req_error(s, "DELETE", "/api/users/carol", auth, NULL, 404, "no such user: carol");
+	t_passed(state);
 }
 
 static void test_delete_self(void **state)
 {
-	t_server *s = start(state, NULL);
-	char token[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, token, NULL);
-	bearer(token, auth, sizeof(auth));
-	t_http_response r;
-	req(s, "DELETE", "/api/users/admin", auth, NULL, &r);
-	check_error(&r, 400, "you cannot delete your own account");
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	login_bearer(s, "admin", s->password, auth, NULL);
+	req_error(s, "DELETE", "/api/users/admin", auth, NULL, 400,
+		  "you cannot delete your own account");
 	check_me(s, "/api/me", auth, "admin", true, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_delete_by_non_admin(void **state)
 {
-	t_server *s = start(state, NULL);
-	char admin[TOKEN_MAX], bob[TOKEN_MAX], auth[512];
-	login(s, "admin", s->password, admin, NULL);
+	t_server *s = t_start(state, NULL);
+	char admin[AUTH_MAX], bob[AUTH_MAX];
+	login_bearer(s, "admin", s->password, admin, NULL);
 	create_user(s, admin, "bob", "pw");
 	create_user(s, admin, "carol", "pw");
-	login(s, "bob", "pw", bob, NULL);
-	bearer(bob, auth, sizeof(auth));
-	t_http_response r;
-	req(s, "DELETE", "/api/users/carol", auth, NULL, &r);
-	check_error(&r, 403, "admin only");
-	req(s, "DELETE", "/api/users/carol", NULL, NULL, &r);
-	check_error(&r, 401, "authentication required");
+	login_bearer(s, "bob", "pw", bob, NULL);
+	req_error(s, "DELETE", "/api/users/carol", bob, NULL, 403, "admin only");
+	req_error(s, "DELETE", "/api/users/carol", NULL, NULL, 401, "authentication required");
 	login(s, "carol", "pw", NULL, NULL);
-	passed(state);
+	t_passed(state);
 }
 
 /* ---- request bodies ---- */
 
-/* A POST /api/login body of exactly `size` bytes: the admin's
+/* POST /api/login with a body of exactly `size` bytes: the admin's
  * credentials after leading blanks. */
-static char *padded_login(const t_server *s, size_t size)
+static void login_padded(const t_server *s, size_t size, t_http_response *r)
 {
 	char c[512];
 	creds("admin", s->password, c, sizeof(c));
@@ -782,81 +681,69 @@ static char *padded_login(const t_server *s, size_t size)
 	assert_non_null(body);
 	memset(body, ' ', size - cl);
 	memcpy(body + size - cl, c, cl + 1);
-	return body;
+	req(s, "POST", "/api/login", NULL, body, r);
+	free(body);
 }
 
 static void test_body_too_large(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	t_http_response r;
-	char *body = padded_login(s, 64 * 1024 + 1);
-	int rc = t_http(s->http_port, "POST", "/api/login", "Content-Type: application/json\r\n", body,
-			strlen(body), &r);
-	free(body);
-	assert_int_equal(rc, 0);
-	check_error(&r, 413, "request body too large");
+	login_padded(s, 64 * 1024 + 1, &r);
+	t_assert_error(&r, 413, "request body too large");
 	/* 64 KiB itself is fine */
-	body = padded_login(s, 64 * 1024);
-	rc = t_http(s->http_port, "POST", "/api/login", "Content-Type: application/json\r\n", body,
-		    strlen(body), &r);
-	free(body);
-	assert_int_equal(rc, 0);
+	login_padded(s, 64 * 1024, &r);
 	cJSON_Delete(json_of(&r, 200));
-	passed(state);
+	t_passed(state);
 }
 
 static void test_chunked_body_refused(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char c[512], body[700];
 	creds("admin", s->password, c, sizeof(c));
 	snprintf(body, sizeof(body), "%zx\r\n%s\r\n0\r\n\r\n", strlen(c), c);
-	t_http_response r;
-	assert_int_equal(t_http(s->http_port, "POST", "/api/login",
-				"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", body,
-				strlen(body), &r),
-			 0);
-	check_error(&r, 411, "a request body needs Content-Length");
-	passed(state);
+	/* req() adds Content-Type: application/json */
+	req_error(s, "POST", "/api/login", "Transfer-Encoding: chunked\r\n", body, 411,
+		  "a request body needs Content-Length");
+	t_passed(state);
 }
-
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_signup_enabled),
-		T(test_signup_disabled_by_default),
-		T(test_signup_name_taken),
-		T(test_signup_bad_name),
-		T(test_signup_empty_password),
-		T(test_bad_json_bodies),
-		T(test_login_ok),
-		T(test_login_wrong_password_and_unknown_user),
-		T(test_login_rate_limit),
-		T(test_me_with_bearer),
-		T(test_me_with_basic),
-		T(test_me_with_cookie),
-		T(test_users_me),
-		T(test_me_without_credentials),
-		T(test_me_bad_bearer),
-		T(test_me_bad_basic),
-		T(test_query_token_ignored_on_http),
-		T(test_wrong_authorization_no_cookie_fallback),
-		T(test_logout_with_bearer),
-		T(test_logout_with_cookie),
-		T(test_logout_without_credentials),
-		T(test_create_user_by_admin),
-		T(test_create_user_by_non_admin),
-		T(test_create_user_without_credentials),
-		T(test_create_user_existing_name),
-		T(test_create_user_bad_name_or_password),
-		T(test_delete_user),
-		T(test_delete_unknown_user),
-		T(test_delete_self),
-		T(test_delete_by_non_admin),
-		T(test_body_too_large),
-		T(test_chunked_body_refused),
+		T_TEST(test_signup_enabled),
+		T_TEST(test_signup_disabled_by_default),
+		T_TEST(test_signup_name_taken),
+		T_TEST(test_signup_bad_name),
+		T_TEST(test_signup_empty_password),
+		T_TEST(test_bad_json_bodies),
+		T_TEST(test_login_ok),
+		T_TEST(test_login_wrong_password_and_unknown_user),
+		T_TEST(test_login_rate_limit),
+		T_TEST(test_me_with_bearer),
+		T_TEST(test_me_with_basic),
+		T_TEST(test_me_with_cookie),
+		T_TEST(test_users_me),
+		T_TEST(test_me_without_credentials),
+		T_TEST(test_me_bad_bearer),
+		T_TEST(test_me_bad_basic),
+		T_TEST(test_query_token_ignored_on_http),
+		T_TEST(test_wrong_authorization_no_cookie_fallback),
+		T_TEST(test_logout_with_bearer),
+		T_TEST(test_logout_with_cookie),
+		T_TEST(test_logout_without_credentials),
+		T_TEST(test_create_user_by_admin),
+		T_TEST(test_create_user_by_non_admin),
+		T_TEST(test_create_user_without_credentials),
+		T_TEST(test_create_user_existing_name),
+		T_TEST(test_create_user_bad_name_or_password),
+		T_TEST(test_delete_user),
+		T_TEST(test_delete_unknown_user),
+		T_TEST(test_delete_self),
+		T_TEST(test_delete_by_non_admin),
+		T_TEST(test_body_too_large),
+		T_TEST(test_chunked_body_refused),
 	};
 	return cmocka_run_group_tests_name("account", tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@ extern "C" {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,65 +26,7 @@ extern "C" {
 
 #define TOKEN_MAX 256
 
-/* ---- fixture ---- */
-
-struct fixture {
-	t_server s;
-	bool passed;    /* set at the end of a test: no log dump */
-	bool log_shown; /* t_server_start() failed and printed the log */
-};
-
-static int setup(void **state)
-{
-	fixture *f = (fixture *)calloc(1, sizeof(fixture));
-	*state = f;
-	return f ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = (fixture *)*state;
-	if (!f->passed && !f->log_shown && f->s.log[0])
-		t_server_dump_log(&f->s);
-	t_server_cleanup(&f->s);
-	free(f);
-	return 0;
-}
-
-static t_server *start(void **state, const char *extra_conf)
-{
-	fixture *f = (fixture *)*state;
-	if (t_server_start(&f->s, extra_conf)) {
-		f->log_shown = true;
-		fail_msg("cubbyd did not start");
-	}
-	assert_true(f->s.password[0] != 0);
-	return &f->s;
-}
-
-/* Ends a test: the server must stop on SIGTERM with exit status 0 (under
- * the sanitizers that also means no leak or error at exit). */
-static void passed(void **state)
-{
-	fixture *f = (fixture *)*state;
-	if (f->s.pid > 0) {
-		int rc = t_server_stop(&f->s);
-		if (rc)
-			fail_msg("cubbyd ended with %d on SIGTERM, want exit status 0", rc);
-	}
-	f->passed = true;
-}
-
 /* ---- requests ---- */
-
-static void check_error(t_http_response *r, int code, const char *message)
-{
-	char why[1024];
-	int rc = t_check_error(r, code, message, why, sizeof(why));
-	t_http_free(r);
-	if (rc)
-		fail_msg("%s", why);
-}
 
 static const char *admin_basic(const t_server *s, char *buf, size_t n)
 {
@@ -130,19 +73,19 @@ static int post_creds(const t_server *s, const char *path, const char *headers, 
 
 static void test_unknown_path(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	t_http_response r;
 	assert_int_equal(t_http(s->http_port, "GET", "/nope", NULL, NULL, 0, &r), 0);
-	check_error(&r, 404, "no such endpoint: /nope");
+	t_assert_error(&r, 404, "no such endpoint: /nope");
 	assert_int_equal(t_http(s->http_port, "POST", "/api/nope", NULL, "{}", 2, &r), 0);
-	check_error(&r, 404, "no such endpoint: /api/nope");
+	t_assert_error(&r, 404, "no such endpoint: /api/nope");
 	/* with credentials all the same */
 	char auth[512];
 	assert_int_equal(t_http(s->http_port, "GET", "/nope", admin_basic(s, auth, sizeof(auth)), NULL,
 				0, &r),
 			 0);
-	check_error(&r, 404, "no such endpoint: /nope");
-	passed(state);
+	t_assert_error(&r, 404, "no such endpoint: /nope");
+	t_passed(state);
 }
 
 /* method path (as the admin) is 405 with an Allow header naming allow. */
@@ -155,24 +98,24 @@ static void check_405(const t_server *s, const char *method, const char *path, c
 			 0);
 	bool has_allow = t_http_header(&r, "allow", got, sizeof(got)) && strstr(got, allow);
 	snprintf(msg, sizeof(msg), "method not allowed: %s %s", method, path);
-	check_error(&r, 405, msg);
+	t_assert_error(&r, 405, msg);
 	if (!has_allow)
 		fail_msg("%s %s: no Allow header with %s", method, path, allow);
 }
 
 static void test_method_not_allowed(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	check_405(s, "GET", "/api/login", "POST");
 	check_405(s, "PUT", "/api/login", "POST");
 	check_405(s, "GET", "/api/logout", "POST");
 	check_405(s, "DELETE", "/api/me", "GET");
-	passed(state);
+	t_passed(state);
 }
 
 static void test_ws_unknown_path_refused(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	t_ws ws;
 	int rc = t_ws_connect(&ws, s->http_port, "/nope", NULL);
 	int status = ws.status;
@@ -181,7 +124,7 @@ static void test_ws_unknown_path_refused(void **state)
 	if (status != 404 && status != 0)
 		fail_msg("upgrade to /nope answered %d, want 404 (or a close)", status);
 	assert_serving(s);
-	passed(state);
+	t_passed(state);
 }
 
 /* ---- refusals that must not hurt the server ---- */
@@ -210,7 +153,7 @@ static void check_refused(int rc, t_http_response *r, const char *what)
 
 static void test_oversize_header(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char auth[512];
 	admin_basic(s, auth, sizeof(auth));
 	char *cookie = repeat("Cookie: a=", 'x', 100 * 1024, "\r\n");
@@ -232,7 +175,7 @@ static void test_oversize_header(void **state)
 	check_refused(rc, &r, "a 100 KiB request line");
 	assert_true(t_server_running(s));
 	assert_serving(s);
-	passed(state);
+	t_passed(state);
 }
 
 static void close_all(int *fds, int n)
@@ -244,7 +187,7 @@ static void close_all(int *fds, int n)
 
 static void test_max_connections(void **state)
 {
-	t_server *s = start(state, "max_connections = 4\n");
+	t_server *s = t_start(state, "max_connections = 4\n");
 	assert_serving(s);
 	t_sleep_ms(200); /* the readiness probe and that request are gone */
 	int fds[5] = {-1, -1, -1, -1, -1};
@@ -272,14 +215,14 @@ static void test_max_connections(void **state)
 	}
 	close_all(fds + 1, 3);
 	assert_int_equal(status, 200);
-	passed(state);
+	t_passed(state);
 }
 
 /* ---- stopping and starting ---- */
 
 static void test_graceful_shutdown_keeps_data(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	char auth[512], token[TOKEN_MAX], bearer[512];
 	assert_int_equal(post_creds(s, "/api/users", admin_basic(s, auth, sizeof(auth)), "bob", "pw",
 				    NULL),
@@ -289,10 +232,7 @@ static void test_graceful_shutdown_keeps_data(void **state)
 	snprintf(password, sizeof(password), "%s", s->password);
 
 	assert_int_equal(t_server_stop(s), 0);
-	if (t_server_restart(s)) {
-		((fixture *)*state)->log_shown = true;
-		fail_msg("cubbyd did not start again");
-	}
+	t_restart(state);
 	assert_string_equal(s->password, password); /* initial-password not rewritten */
 	assert_int_equal(post_creds(s, "/api/login", NULL, "bob", "pw", NULL), 200);
 	assert_int_equal(post_creds(s, "/api/login", NULL, "admin", password, NULL), 200);
@@ -307,7 +247,7 @@ static void test_graceful_shutdown_keeps_data(void **state)
 	cJSON_Delete(j);
 	assert_int_equal(r.status, 200);
 	assert_true(bob);
-	passed(state);
+	t_passed(state);
 }
 
 /* Reads one whole answer (head, and Content-Length bytes of body) from
@@ -341,7 +281,7 @@ static int read_one_answer(int fd)
 
 static void test_sigterm_with_idle_keepalive(void **state)
 {
-	t_server *s = start(state, NULL);
+	t_server *s = t_start(state, NULL);
 	int fd = t_connect(s->http_port);
 	assert_true(fd >= 0);
 	char req[256];
@@ -361,15 +301,39 @@ static void test_sigterm_with_idle_keepalive(void **state)
 	assert_int_equal(rc, 0);
 	assert_true(took < T_TIMEOUT_MS);
 	assert_true(closed);
-	passed(state);
+	t_passed(state);
 }
 
 static void test_line_port_zero(void **state)
 {
-	t_server *s = start(state, "line_port = 0\n");
+	t_server *s = t_start(state, "line_port = 0\n");
 	assert_true(t_server_running(s));
 	assert_serving(s);
-	passed(state);
+	t_passed(state);
+}
+
+/* With tls_cert and tls_key the HTTP port speaks HTTPS, and only that. */
+static void test_tls(void **state)
+{
+	char cert[PATH_MAX], key[PATH_MAX], conf[2 * PATH_MAX + 64];
+	assert_non_null(realpath("tests/data/tls-cert.pem", cert));
+	assert_non_null(realpath("tests/data/tls-key.pem", key));
+	snprintf(conf, sizeof(conf), "tls_cert = %s\ntls_key = %s\n", cert, key);
+	t_server *s = t_start(state, conf);
+	char auth[256];
+	t_basic_header("admin", s->password, auth, sizeof(auth));
+	t_http_response r;
+	assert_int_equal(t_https(s->http_port, "GET", "/api/me", auth, &r), 0);
+	assert_int_equal(r.status, 200);
+	cJSON *j = t_http_json(&r);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")), "admin");
+	cJSON_Delete(j);
+	t_http_free(&r);
+	/* plain HTTP gets no answer */
+	int rc = t_http(s->http_port, "GET", "/api/me", auth, NULL, 0, &r);
+	assert_true(rc == -1 || r.status != 200);
+	t_http_free(&r);
+	t_passed(state);
 }
 
 static bool exists(const char *path)
@@ -392,7 +356,7 @@ static void dump_file(const char *path)
 
 static void test_sighup_reopens_log(void **state)
 {
-	t_server *s = start(state, "log = @DIR@/cubby.log\n");
+	t_server *s = t_start(state, "log = @DIR@/cubby.log\n");
 	char log[400], moved[420];
 	snprintf(log, sizeof(log), "%s/cubby.log", s->dir);
 	snprintf(moved, sizeof(moved), "%s/cubby.log.1", s->dir);
@@ -414,23 +378,22 @@ static void test_sighup_reopens_log(void **state)
 		dump_file(moved);
 	assert_true(again);
 	assert_true(t_server_running(s));
-	passed(state);
+	t_passed(state);
 }
-
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_unknown_path),
-		T(test_method_not_allowed),
-		T(test_ws_unknown_path_refused),
-		T(test_oversize_header),
-		T(test_max_connections),
-		T(test_graceful_shutdown_keeps_data),
-		T(test_sigterm_with_idle_keepalive),
-		T(test_line_port_zero),
-		T(test_sighup_reopens_log),
+		T_TEST(test_unknown_path),
+		T_TEST(test_method_not_allowed),
+		T_TEST(test_ws_unknown_path_refused),
+		T_TEST(test_oversize_header),
+		T_TEST(test_max_connections),
+		T_TEST(test_graceful_shutdown_keeps_data),
+		T_TEST(test_sigterm_with_idle_keepalive),
+		T_TEST(test_line_port_zero),
+		T_TEST(test_tls),
+		T_TEST(test_sighup_reopens_log),
 	};
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* support.h: what the integration tests use to drive a real cubbyd:
  * start, stop, restart and kill it on a fresh temporary data directory,
  * and talk to it as a client would, over raw TCP, HTTP/1.1, WebSocket
- * (RFC 6455) and the newline-delimited line protocol.
+ * (RFC 6455) and the newline-delimited line protocol. The cmocka
+ * fixture (T_TEST, t_start, t_passed) gives each test its own server.
  *
  * Every call blocks until it has its answer and gives up after a timeout
  * (poll() before every connect, read and write): a hung server fails a
@@ -58,6 +59,38 @@ void t_server_cleanup(t_server *s);
 /* Prints the server's log (s->log) to stderr. */
 void t_server_dump_log(const t_server *s);
 
+/* ---- the test fixture: one cubbyd per test ---- */
+
+/* The fixture of every cmocka test that drives a real cubbyd (HTTP,
+ * WebSocket, line protocol alike). List the test with T_TEST(name); the
+ * test starts its server with t_start() and ends with t_passed():
+ *
+ *	static void test_x(void **state)
+ *	{
+ *		t_server *s = t_start(state, "allow_signup = yes\n");
+ *		... talk to s->http_port or s->line_port, assert ...
+ *		t_passed(state);
+ *	}
+ *	const struct CMUnitTest tests[] = { T_TEST(test_x), };
+ *
+ * A test that fails (does not reach t_passed()) has the server's log
+ * printed to stderr; either way teardown stops the server and removes
+ * its directory. The functions that can fail the test need cmocka in
+ * the test binary (every test binary links it). */
+int t_fixture_setup(void **state);    /* cmocka setup: an empty fixture */
+int t_fixture_teardown(void **state); /* cmocka teardown: log if failed, clean up */
+#define T_TEST(name) cmocka_unit_test_setup_teardown(name, t_fixture_setup, t_fixture_teardown)
+/* t_server_start(extra_conf) on the fixture's server; fails the test
+ * unless it starts and has an initial admin password. */
+t_server *t_start(void **state, const char *extra_conf);
+/* t_server_restart() of that server; fails the test unless it starts
+ * again. */
+void t_restart(void **state);
+/* Ends a test: the server must stop on SIGTERM with exit status 0 (under
+ * the sanitizers that also means no leak or error at exit). Call it last
+ * in every test that called t_start(). */
+void t_passed(void **state);
+
 /* ---- TCP ---- */
 
 int64_t t_now_ms(void);                          /* monotonic clock */
@@ -105,6 +138,10 @@ const char *t_http_header(const t_http_response *r, const char *name, char *buf,
 /* Parsed body or NULL; caller cJSON_Delete()s. */
 cJSON *t_http_json(const t_http_response *r);
 void t_http_free(t_http_response *r);
+/* The same request over TLS (OpenSSL, any certificate accepted), without
+ * a body; read until the server closes. 0 or -1. */
+int t_https(int port, const char *method, const char *path, const char *headers,
+	    t_http_response *out);
 /* POSTs json_body (with Content-Type: application/json); returns the
  * status or -1. When json is not NULL, *json gets the parsed answer
  * (NULL if not JSON). */
@@ -118,6 +155,9 @@ int t_http_json_req(int port, const char *method, const char *path, const char *
  * body {"error":true,"code":code,"message":message} (those three members,
  * in any order); else -1 with what differs in why. */
 int t_check_error(const t_http_response *r, int code, const char *message, char *why, size_t n);
+/* Fails the (cmocka) test unless t_check_error() passes, with its why;
+ * frees r either way. */
+void t_assert_error(t_http_response *r, int code, const char *message);
 /* The string member key of j, or NULL. */
 const char *t_json_str(const cJSON *j, const char *key);
 

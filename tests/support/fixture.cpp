@@ -1,0 +1,78 @@
+/* fixture.cpp: the cmocka fixture of every test that drives a real
+ * cubbyd: one server per test on its own temporary directory, its log
+ * shown when the test fails, and a clean exit on SIGTERM required when
+ * it passes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <stdlib.h>
+
+#include "support.h"
+
+struct fixture {
+	t_server s;
+	bool passed;    /* set by t_passed(): no log dump */
+	bool log_shown; /* a start failed and printed the log already */
+};
+
+int t_fixture_setup(void **state)
+{
+	fixture *f = (fixture *)calloc(1, sizeof(fixture));
+	*state = f;
+	return f ? 0 : -1;
+}
+
+int t_fixture_teardown(void **state)
+{
+	fixture *f = (fixture *)*state;
+	if (!f->passed && !f->log_shown && f->s.log[0])
+		t_server_dump_log(&f->s);
+	t_server_cleanup(&f->s);
+	free(f);
+	return 0;
+}
+
+t_server *t_start(void **state, const char *extra_conf)
+{
+	fixture *f = (fixture *)*state;
+	if (t_server_start(&f->s, extra_conf)) {
+		f->log_shown = true;
+		fail_msg("cubbyd did not start");
+	}
+	assert_true(f->s.password[0] != 0);
+	return &f->s;
+}
+
+void t_restart(void **state)
+{
+	fixture *f = (fixture *)*state;
+	if (t_server_restart(&f->s)) {
+		f->log_shown = true;
+		fail_msg("cubbyd did not start again");
+	}
+}
+
+void t_passed(void **state)
+{
+	fixture *f = (fixture *)*state;
+	if (f->s.pid > 0) {
+		int rc = t_server_stop(&f->s);
+		if (rc)
+			fail_msg("cubbyd ended with %d on SIGTERM, want exit status 0", rc);
+	}
+	f->passed = true;
+}
+
+void t_assert_error(t_http_response *r, int code, const char *message)
+{
+	char why[1024];
+	int rc = t_check_error(r, code, message, why, sizeof(why));
+	t_http_free(r);
+	if (rc)
+		fail_msg("%s", why);
+}
