@@ -49,7 +49,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(B)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.cpp)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.cpp=$(B)/tests/%)
-TEST_LIBS  = $(shell pkg-config --libs cmocka)
+TEST_LIBS  = $(shell pkg-config --libs cmocka openssl)
 
 .PHONY: all deps run check check-plain check-san tests unit install clean
 

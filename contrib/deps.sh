@@ -7,7 +7,7 @@
 set -u
 
 # pkg-config module -> Debian package
-MODULES="libwebsockets:libwebsockets-dev libcjson:libcjson-dev lmdb:liblmdb-dev libmd:libmd-dev cmocka:libcmocka-dev"
+MODULES="libwebsockets:libwebsockets-dev libcjson:libcjson-dev lmdb:liblmdb-dev libmd:libmd-dev cmocka:libcmocka-dev openssl:libssl-dev"
 
 missing_packages() {
 	missing=""
