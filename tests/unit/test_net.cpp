@@ -33,6 +33,7 @@ extern "C" {
 #include "support/support.h"
 
 #define FLOOD_PIECE (64 * 1024)
+#define IDLE_S 2 /* idle_timeout of the test server */
 
 /* ---- the test's endpoints ---- */
 
@@ -165,6 +166,7 @@ static void serve(const fx *f)
 	cfg.http_port = f->http_port;
 	cfg.line_port = f->line_port;
 	cfg.send_queue_max = 1 << 20;
+	cfg.idle_timeout = IDLE_S;
 	cfg.log_level = CB_LOG_WARN;
 	log_open("stderr", cfg.log_level);
 	if (store_open(&cfg, &st))
@@ -397,6 +399,42 @@ static void test_ws_credentials(void **state)
 	expect_private(f, "/private", t_basic_header("alice", "nope", h, sizeof(h)), 401);
 }
 
+/* A raw client silent for idle_timeout is dropped. */
+static void test_idle_raw_dropped(void **state)
+{
+	fx *f = (fx *)*state;
+	t_line l;
+	char line[64];
+	assert_int_equal(t_line_connect(&l, f->line_port), 0);
+	assert_int_equal(t_line_recv(&l, line, sizeof(line), T_TIMEOUT_MS), 1);
+	int64_t start = t_now_ms();
+	assert_int_equal(t_wait_closed(l.fd, 4 * IDLE_S * 1000), 1);
+	assert_true(t_now_ms() - start >= IDLE_S * 1000 - 200);
+	t_line_close(&l);
+}
+
+/* A WebSocket that answers pings stays however silent it is; one that
+ * does not answer is dropped. */
+static void test_idle_ws_pinged(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws live, dead;
+	assert_int_equal(t_ws_connect(&live, f->http_port, "/echo", NULL), 0);
+	assert_int_equal(t_ws_connect(&dead, f->http_port, "/echo", NULL), 0);
+	char *data;
+	size_t len;
+	/* the live one answers pings while it waits (in t_ws_recv) */
+	for (int64_t end = t_now_ms() + 3 * IDLE_S * 1000; t_now_ms() < end;)
+		assert_int_equal(t_ws_recv(&live, &data, &len, NULL, 250), -1);
+	assert_int_equal(t_wait_closed(dead.fd, IDLE_S * 1000), 1);
+	assert_int_equal(t_ws_send_text(&live, "here"), 0);
+	assert_int_equal(t_ws_recv(&live, &data, &len, NULL, T_TIMEOUT_MS), 1);
+	assert_string_equal(data, "here");
+	free(data);
+	t_ws_close(&live);
+	t_ws_close(&dead);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -408,6 +446,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_ws_path_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ws_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_raw_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_ws_pinged, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
