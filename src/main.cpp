@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cubbyd: cannot open log %s: %s\n", cfg.log_target, strerror(errno));
 		return 1;
 	}
+	server_install_signals();
 	cb_store *st = open_store(&cfg);
 	if (!st)
 		return 1;

@@ -88,6 +88,11 @@ struct cb_endpoint {
  * bound or TLS cannot be set up (logged). */
 struct cb_server *server_create(const cb_config *cfg, cb_store *st,
 				const cb_endpoint *const *tables);
+/* SIGTERM and SIGINT stop server_run(), SIGHUP reopens the log, SIGPIPE
+ * is ignored. Install them before the slow startup work, so that a signal
+ * then is not fatal; one that arrives before server_run() takes effect
+ * when it starts. */
+void server_install_signals(void);
 /* Serves until SIGTERM or SIGINT (SIGHUP reopens the log), then closes
  * WebSockets with 1001 and every connection (on_close checkpoints what
  * it holds). Returns 0 on a clean stop. */

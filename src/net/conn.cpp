@@ -90,8 +90,9 @@ void conn_request_free(cb_conn *c)
 
 void conn_end(cb_conn *c)
 {
-	if (c->ep && c->ep->on_close)
+	if (c->opened && c->ep->on_close)
 		c->ep->on_close(c);
+	c->opened = false;
 	c->ep = NULL;
 	free(c->state);
 	c->state = NULL;
@@ -105,6 +106,8 @@ int conn_writable(cb_conn *c)
 {
 	lws_dll2_t *d = lws_dll2_get_head(&c->txq);
 	if (!d) {
+		if (c->transport == CB_HTTP && c->req && c->req->answered && c->req->close_after)
+			return -1; /* the answer is out */
 		if (c->close_code > 0 && c->transport == CB_WS) {
 			lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 					 (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -125,10 +128,10 @@ int conn_writable(cb_conn *c)
 	if (n < 0)
 		return -1;
 	bool more = lws_dll2_get_head(&c->txq) != NULL;
-	if (c->transport == CB_HTTP && !more)
+	if (c->transport == CB_HTTP && !more && !(c->req && c->req->close_after))
 		return lws_http_transaction_completed(c->wsi) ? -1 : 0;
-	if (more || c->close_code > 0)
-		lws_callback_on_writable(c->wsi);
+	if (more || c->close_code > 0 || c->transport == CB_HTTP)
+		lws_callback_on_writable(c->wsi); /* HTTP: to close once it is out */
 	return 0;
 }
 
@@ -151,16 +154,7 @@ const char *conn_path_rest(cb_conn *c) { return c->req ? c->req->rest : ""; }
 
 const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n)
 {
-	char key[64], arg[2048];
-	if (strlen(name) + 2 > sizeof(key))
-		return NULL;
-	strcpy(key, name);
-	strcat(key, "=");
-	const char *v = lws_get_urlarg_by_name(c->wsi, key, arg, sizeof(arg));
-	if (!v || strlen(v) >= n)
-		return NULL;
-	strcpy(buf, v);
-	return buf;
+	return query_arg(c->wsi, name, buf, n);
 }
 
 const char *conn_body(cb_conn *c, size_t *len)
@@ -214,6 +208,7 @@ static int deliver(cb_conn *c, const void *in, size_t len, unsigned flags)
 
 static int open_endpoint(cb_conn *c)
 {
+	c->opened = true;
 	lws_dll2_add_tail(&c->link, &c->srv->conns);
 	events_set_origin(c->srv->st, c);
 	int r = c->ep->on_open ? c->ep->on_open(c) : 0;

@@ -26,23 +26,24 @@ static char *header_dup(struct lws *wsi, enum lws_token_indexes tok)
 	return s;
 }
 
-/* The value of cookie `name` in a Cookie header, into out; false when
- * absent or too long. (lws_http_cookie_get() of 4.1 misses a cookie at
- * the end of the header and logs the header, tokens included.) */
-static bool cookie_value(const char *hdr, const char *name, char *out, size_t n)
+/* Looks for the session cookie in one Cookie header into the token
+ * buffer (lws_http_cookie_get() of 4.1 misses a cookie at the end of the
+ * header and logs the header, tokens included; several Cookie headers
+ * are fragments, which lws_hdr_copy() would run together). */
+static bool session_cookie(const char *hdr, void *token)
 {
-	size_t nl = strlen(name);
+	size_t nl = strlen(COOKIE_NAME);
 	for (const char *p = hdr; *p;) {
 		while (*p == ' ' || *p == ';')
 			p++;
 		const char *end = strchr(p, ';');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-			len -= nl + 1;
-			if (len >= n)
-				return false;
-			memcpy(out, p + nl + 1, len);
-			out[len] = '\0';
+		if (len > nl && !strncmp(p, COOKIE_NAME "=", nl + 1)) {
+			len -= nl + 1; /* a value of the wrong length stays wrong */
+			if (len > CB_TOKEN_LEN)
+				len = CB_TOKEN_LEN + 1;
+			memcpy(token, p + nl + 1, len);
+			((char *)token)[len] = '\0';
 			return true;
 		}
 		p += len;
@@ -62,20 +63,21 @@ static cred_result check_token(cb_conn *c, const char *token)
 	return CRED_OK;
 }
 
+/* The longest "user:pass" there is, in base64. */
+#define BASIC_MAX (((CB_USER_NAME_MAX + 1 + CB_PASS_MAX + 2) / 3) * 4)
+
 static cred_result check_basic(cb_conn *c, const char *b64)
 {
 	char plain[CB_USER_NAME_MAX + CB_PASS_MAX + 8];
-	int n = lws_b64_decode_string(b64, plain, sizeof(plain) - 1);
-	if (n <= 0)
-		return CRED_BAD_PASS;
-	plain[n] = '\0';
-	char *colon = strchr(plain, ':');
-	if (!colon || strlen(plain) != (size_t)n)
-		return CRED_BAD_PASS;
-	*colon = '\0';
-	char addr[64];
-	lws_get_peer_simple(c->wsi, addr, sizeof(addr));
-	cb_status s = auth_verify(c->srv->st, plain, colon + 1, addr, cb_now_ms(), &c->user);
+	/* lws_b64_decode_string() cuts overlong input short without saying */
+	int n = strlen(b64) <= BASIC_MAX ? lws_b64_decode_string(b64, plain, sizeof(plain) - 1) : -1;
+	char *colon = n > 0 ? (char *)memchr(plain, ':', (size_t)n) : NULL;
+	cb_status s = CB_ERR_AUTH;
+	if (colon && !memchr(plain, '\0', (size_t)n)) {
+		plain[n] = '\0';
+		*colon = '\0';
+		s = auth_verify(c->srv->st, plain, colon + 1, c->addr, cb_now_ms(), &c->user);
+	}
 	lws_explicit_bzero(plain, sizeof(plain));
 	if (s) {
 		memset(&c->user, 0, sizeof(c->user));
@@ -99,15 +101,10 @@ cred_result credentials_resolve(cb_conn *c, bool ws)
 		free(h);
 		return r;
 	}
-	if ((h = header_dup(c->wsi, WSI_TOKEN_HTTP_COOKIE))) {
-		if (cookie_value(h, COOKIE_NAME, token, sizeof(token)))
-			r = check_token(c, token);
-		free(h);
-		if (r != CRED_NONE)
-			return r;
-	}
+	if (header_fragments(c->wsi, WSI_TOKEN_HTTP_COOKIE, session_cookie, token))
+		return check_token(c, token);
 	char arg[CB_TOKEN_LEN + 16];
-	const char *v = ws ? lws_get_urlarg_by_name(c->wsi, "token=", arg, sizeof(arg)) : NULL;
+	const char *v = ws ? query_arg(c->wsi, "token", arg, sizeof(arg)) : NULL;
 	return v ? check_token(c, v) : r;
 }
 

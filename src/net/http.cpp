@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/log.h"
@@ -13,17 +14,25 @@
 
 #define PATH_BUF 4096
 
-static cb_method method_of(struct lws *wsi)
+static const char *const method_names[] = {
+	"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "CONNECT", "HEAD",
+};
+
+/* The request's method; HEAD is served as GET without the body. */
+static void read_method(struct lws *wsi, cb_request *r)
 {
 	char *uri;
-	int len;
-	switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
-	case LWSHUMETH_GET: return CB_GET;
-	case LWSHUMETH_POST: return CB_POST;
-	case LWSHUMETH_PUT: return CB_PUT;
-	case LWSHUMETH_PATCH: return CB_PATCH;
-	case LWSHUMETH_DELETE: return CB_DELETE;
-	default: return (cb_method)0;
+	int len, m = lws_http_get_uri_and_method(wsi, &uri, &len);
+	r->method_name = m >= 0 && m < (int)LWS_ARRAY_SIZE(method_names) ? method_names[m] : "?";
+	r->head = m == LWSHUMETH_HEAD;
+	switch (m) {
+	case LWSHUMETH_GET:
+	case LWSHUMETH_HEAD: r->method = CB_GET; break;
+	case LWSHUMETH_POST: r->method = CB_POST; break;
+	case LWSHUMETH_PUT: r->method = CB_PUT; break;
+	case LWSHUMETH_PATCH: r->method = CB_PATCH; break;
+	case LWSHUMETH_DELETE: r->method = CB_DELETE; break;
+	default: r->method = (cb_method)0; break;
 	}
 }
 
@@ -74,21 +83,27 @@ int http_reply(cb_conn *c, int status, const char *type, const void *body,
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
 	struct lws *wsi = c->wsi;
 
+	cb_request *r = c->req;
 	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)"no-store", 8, &p, end))
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    (r && r->close_after &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					 (const unsigned char *)"close", 5, &p, end)))
 		return -1;
 	for (; extra && extra->name; extra++)
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)extra->name,
 						(const unsigned char *)extra->value,
 						(int)strlen(extra->value), &p, end))
 			return -1;
+	if (r && r->head)
+		len = 0;
 	if (lws_finalize_http_header(wsi, &p, end) ||
 	    txq_push(c, TX_HTTP_HEADERS, start, (size_t)(p - start)) ||
 	    (len && txq_push(c, TX_HTTP_BODY, body, len)))
 		return -1;
-	if (c->req)
-		c->req->answered = true;
+	if (r)
+		r->answered = true;
 	return 0;
 }
 
@@ -150,12 +165,54 @@ int http_error(cb_conn *c, int status, const char *fmt, ...)
 
 /* ---- requests ---- */
 
+bool header_fragments(struct lws *wsi, enum lws_token_indexes h, fragment_fn fn, void *ctx)
+{
+	int total = lws_hdr_total_length(wsi, h);
+	if (total <= 0)
+		return false;
+	/* every fragment fits a buffer of the total length */
+	char *frag = (char *)malloc((size_t)total + 1);
+	bool found = false;
+	for (int i = 0; frag && !found && lws_hdr_copy_fragment(wsi, frag, total + 1, h, i) >= 0; i++)
+		found = fn(frag, ctx);
+	free(frag);
+	return found;
+}
+
+struct arg_search {
+	const char *name;
+	char *buf;
+	size_t n;
+	bool fits;
+};
+
+static bool arg_match(const char *frag, void *ctx)
+{
+	arg_search *a = (arg_search *)ctx;
+	size_t nl = strlen(a->name);
+	if (strncmp(frag, a->name, nl) || frag[nl] != '=')
+		return false;
+	a->fits = strlen(frag + nl + 1) < a->n;
+	if (a->fits)
+		strcpy(a->buf, frag + nl + 1);
+	return true;
+}
+
+const char *query_arg(struct lws *wsi, const char *name, char *buf, size_t n)
+{
+	arg_search a = {name, buf, n, false};
+	return header_fragments(wsi, WSI_TOKEN_HTTP_URI_ARGS, arg_match, &a) && a.fits ? buf : NULL;
+}
+
+/* Content-Length, 0 without one, -1 when it is not a number. */
 static int64_t content_length(struct lws *wsi)
 {
-	char v[32];
-	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+	char v[32], *end;
+	int n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (!n)
 		return 0;
-	return strtoll(v, NULL, 10);
+	long long len = n > 0 ? strtoll(v, &end, 10) : -1;
+	return n < 0 || *end || len < 0 ? -1 : len;
 }
 
 static bool body_is_chunked(struct lws *wsi)
@@ -164,8 +221,22 @@ static bool body_is_chunked(struct lws *wsi)
 	return lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0;
 }
 
+/* libwebsockets 4.1 waits for a body of up to 100 MB after a POST, PUT
+ * or PATCH without Content-Length: answer those and close. */
+static bool body_unread(struct lws *wsi, int64_t body)
+{
+	bool has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+	bool body_method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
+			   lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+			   lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0;
+	return body_is_chunked(wsi) || body < 0 || body > NET_BODY_MAX ||
+	       (body_method && !has_length);
+}
+
 static int run_request(cb_conn *c)
 {
+	c->req->ran = true;
+	c->opened = true;
 	events_set_origin(c->srv->st, c);
 	int r = c->ep->on_request(c);
 	events_set_origin(c->srv->st, NULL);
@@ -179,7 +250,9 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 	if (!request_new(c, path, len))
 		return -1;
 	cb_request *r = c->req;
-	r->method = method_of(wsi);
+	read_method(wsi, r);
+	int64_t body = content_length(wsi);
+	r->close_after = body_unread(wsi, body);
 
 	unsigned others;
 	const cb_endpoint *ep = route_find(net_server->tables, CB_HTTP, r->method,
@@ -188,8 +261,8 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 		char allow[64];
 		methods_list(others, allow, sizeof(allow));
 		const cb_header h[] = {{"allow:", allow}, {NULL, NULL}};
-		return error_with(c, 405, h, "method not allowed: %s %s",
-				  method_name(r->method), r->path);
+		return error_with(c, 405, h, "method not allowed: %s %s", r->method_name,
+				  r->path);
 	}
 	if (!ep)
 		return http_error(c, 404, "no such endpoint: %s", r->path);
@@ -198,8 +271,9 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 
 	if (body_is_chunked(wsi))
 		return http_error(c, 411, "a request body needs Content-Length");
-	int64_t body = content_length(wsi);
-	if (body < 0 || body > NET_BODY_MAX)
+	if (body < 0)
+		return http_error(c, 400, "bad Content-Length");
+	if (body > NET_BODY_MAX)
 		return http_error(c, 413, "request body too large");
 
 	cred_result cr = credentials_resolve(c, false);
@@ -220,7 +294,7 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 static int request_body(cb_conn *c, const void *in, size_t len)
 {
 	cb_request *r = c->req;
-	if (!r || !r->body || r->answered)
+	if (!r || !r->body || r->ran)
 		return 0;
 	if (len > r->body_cap - r->body_len)
 		return -1; /* more than Content-Length said */
@@ -229,11 +303,16 @@ static int request_body(cb_conn *c, const void *in, size_t len)
 	return 0;
 }
 
+/* Also comes for a request without a body that ran already (an explicit
+ * Content-Length: 0), and, by a libwebsockets 4.1 fault, again and again
+ * for a pipelined request with a body: that connection is closed. */
 static int request_body_done(cb_conn *c)
 {
 	cb_request *r = c->req;
-	if (!r || r->answered || !c->ep)
+	if (!r || !c->ep || !r->body)
 		return 0;
+	if (r->ran)
+		return -1;
 	r->body[r->body_len] = '\0';
 	return run_request(c);
 }
@@ -309,11 +388,21 @@ static bool upgrade_path(struct lws *wsi, char *path)
 	return true;
 }
 
-int http_confirm_upgrade(struct lws *wsi)
+void http_upgrade_forget(struct lws *wsi)
+{
+	if (upgrade_caller.wsi == wsi)
+		lws_explicit_bzero(&upgrade_caller, sizeof(upgrade_caller));
+}
+
+int http_confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
 	char path[PATH_BUF];
 	const char *rest;
 	unsigned others;
+	lws_explicit_bzero(&upgrade_caller, sizeof(upgrade_caller));
+	/* h2c would make it an HTTP/2 connection, which cubby does not speak */
+	if (strcasecmp(upgrade, "websocket"))
+		return upgrade_refuse(wsi, 400, "unsupported upgrade: %s", upgrade);
 	if (!upgrade_path(wsi, path))
 		return upgrade_refuse(wsi, 400, "bad request path");
 	const cb_endpoint *ep = route_find(net_server->tables, CB_WS, 0, path, &rest, &others);
@@ -324,8 +413,7 @@ int http_confirm_upgrade(struct lws *wsi)
 	cb_request req;
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&req, 0, sizeof(req));
-	tmp.wsi = wsi;
-	tmp.srv = net_server;
+	conn_attach(&tmp, wsi, CB_WS);
 	tmp.req = &req;
 	cred_result cr = credentials_resolve(&tmp, true);
 	if ((ep->flags & CB_NEED_USER) && cr != CRED_OK)
@@ -346,7 +434,9 @@ int http_ws_route(struct lws *wsi, cb_conn *c)
 {
 	char path[PATH_BUF];
 	unsigned others;
-	bool known = upgrade_caller.wsi == wsi;
+	/* only the one WebSocket protocol (a client naming another one that
+	 * lws knows, "http", would get another receive buffer) */
+	bool known = upgrade_caller.wsi == wsi && !strcmp(lws_get_protocol(wsi)->name, "cubby");
 	upgrade_caller.wsi = NULL;
 	conn_attach(c, wsi, CB_WS);
 	if (!known || !upgrade_path(wsi, path) || !request_new(c, path, strlen(path)))

@@ -24,13 +24,20 @@ struct cb_server {
 /* What one HTTP request or WebSocket upgrade needs until it is answered
  * (HTTP) or open (WebSocket); freed then, so idle connections stay small. */
 struct cb_request {
-	cb_method method;
+	cb_method method;     /* HEAD is routed as GET */
+	const char *method_name;
+	bool head;            /* answer without the body */
 	char *path;           /* normalised copy */
 	const char *rest;     /* inside path */
 	char token[CB_TOKEN_LEN + 1];
 	char *body;
 	size_t body_len, body_cap;
+	bool ran;             /* on_request ran */
 	bool answered;
+	/* libwebsockets expects a body we will not read (no Content-Length
+	 * on POST, chunked, refused as too large): close after answering,
+	 * or the next request on the connection would be taken for it */
+	bool close_after;
 };
 
 /* The per-session data libwebsockets allocates (zeroed) for every
@@ -45,6 +52,7 @@ struct cb_conn {
 	cb_request *req;
 	cb_user user;           /* user.id[0] == 0: anonymous */
 	char addr[48];          /* the client's address */
+	bool opened;            /* on_open / on_request ran: on_close is owed */
 	lws_dll2_owner_t txq;   /* queued output */
 	size_t tx_bytes;
 	lws_dll2_t link;        /* in srv->conns (WebSocket and raw) */
@@ -63,6 +71,14 @@ void route_normalise(char *path);
 const cb_endpoint *route_find(const cb_endpoint *const *tables, cb_transport transport,
 			      unsigned method, const char *path, const char **rest,
 			      unsigned *path_methods);
+
+/* Calls fn on each fragment of header h (each query argument, each Cookie
+ * header) until it returns true; whether one did. */
+typedef bool (*fragment_fn)(const char *fragment, void *ctx);
+bool header_fragments(struct lws *wsi, enum lws_token_indexes h, fragment_fn fn, void *ctx);
+/* The value of query argument `name` into buf; NULL when absent or longer
+ * than n - 1. */
+const char *query_arg(struct lws *wsi, const char *name, char *buf, size_t n);
 
 /* credentials.cpp */
 enum cred_result {
@@ -95,10 +111,12 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 		  void *in, size_t len);
 /* From HTTP_CONFIRM_UPGRADE: a 404/401 answer for an upgrade that cannot
  * go on; 0 when it may. */
-int http_confirm_upgrade(struct lws *wsi);
+int http_confirm_upgrade(struct lws *wsi, const char *upgrade);
 /* From FILTER_PROTOCOL_CONNECTION: binds the new WebSocket connection to
  * its endpoint and caller; non-zero refuses it. */
 int http_ws_route(struct lws *wsi, cb_conn *c);
+/* WSI_DESTROY: forgets an upgrade of wsi that did not complete. */
+void http_upgrade_forget(struct lws *wsi);
 /* Queues a ready-made piece of output (tx_item kinds below). */
 enum tx_kind { TX_TEXT, TX_BINARY, TX_RAW, TX_HTTP_HEADERS, TX_HTTP_BODY };
 int txq_push(cb_conn *c, tx_kind kind, const void *data, size_t len);

@@ -21,6 +21,25 @@
 cb_server *net_server;
 static volatile sig_atomic_t stop_requested, reopen_requested;
 
+/* At max_connections, a new socket is closed as soon as it is accepted
+ * (logged at most once a second: a flood must not flood the log too). */
+static int refuse_over_limit(cb_server *srv)
+{
+	static int64_t last_log;
+	static unsigned refused;
+	if (srv->nconns < srv->cfg->max_connections)
+		return 0;
+	refused++;
+	int64_t now = cb_now_ms();
+	if (now - last_log >= 1000) {
+		log_warn("max_connections (%u) reached: refused %u connections",
+			 srv->cfg->max_connections, refused);
+		last_log = now;
+		refused = 0;
+	}
+	return 1;
+}
+
 static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			void *in, size_t len)
 {
@@ -28,20 +47,17 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	cb_server *srv = net_server;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		if (srv->nconns < srv->cfg->max_connections)
-			return 0;
-		log_warn("max_connections (%u) reached: refusing a connection",
-			 srv->cfg->max_connections);
-		return 1;
+		return stop_requested || refuse_over_limit(srv);
 	case LWS_CALLBACK_WSI_CREATE:
 		srv->nconns++;
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (srv->nconns)
 			srv->nconns--;
+		http_upgrade_forget(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return http_confirm_upgrade(wsi);
+		return http_confirm_upgrade(wsi, (const char *)in);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_RECEIVE:
@@ -97,7 +113,7 @@ static void on_hup_signal(int)
 		lws_cancel_service(net_server->ctx);
 }
 
-static void install_signals(void)
+void server_install_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -254,7 +270,6 @@ static void drain(cb_server *srv)
 
 int server_run(cb_server *srv)
 {
-	install_signals();
 	lws_sul_schedule(srv->ctx, 0, &srv->sweep, sweep, SWEEP_INTERVAL);
 	while (!stop_requested) {
 		if (lws_service(srv->ctx, 0) < 0) {
@@ -279,9 +294,11 @@ void server_destroy(cb_server *srv)
 	if (!srv)
 		return;
 	if (srv->ctx) {
+		struct lws_context *ctx = srv->ctx;
+		srv->ctx = NULL; /* a signal now must not wake a context being freed */
 		lws_sul_cancel(&srv->sweep);
 		lws_sul_cancel(&srv->wake);
-		lws_context_destroy(srv->ctx);
+		lws_context_destroy(ctx);
 	}
 	if (net_server == srv)
 		net_server = NULL;

@@ -110,6 +110,7 @@ static void test_method_not_allowed(void **state)
 	check_405(s, "PUT", "/api/login", "POST");
 	check_405(s, "GET", "/api/logout", "POST");
 	check_405(s, "DELETE", "/api/me", "GET");
+	check_405(s, "OPTIONS", "/api/me", "GET");
 	t_passed(state);
 }
 
@@ -279,6 +280,81 @@ static int read_one_answer(int fd)
 	}
 }
 
+/* Sends raw bytes on a new connection; fd. */
+static int send_raw(const t_server *s, const char *bytes)
+{
+	int fd = t_connect(s->http_port);
+	assert_true(fd >= 0);
+	assert_int_equal(t_send_all(fd, bytes, strlen(bytes)), 0);
+	return fd;
+}
+
+/* A pipelined request with a body (which libwebsockets 4.1 misreads)
+ * costs that connection, never the server. */
+static void test_pipelined_body(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	int fd = send_raw(s, "GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n"
+			     "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n");
+	assert_int_equal(read_one_answer(fd), 401);
+	assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+	close(fd);
+	assert_serving(s);
+	t_passed(state);
+}
+
+/* A POST without Content-Length has no body: it is answered, and the
+ * connection closed (libwebsockets would wait for a body). */
+static void test_post_without_length(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char auth[512], req[1024];
+	snprintf(req, sizeof(req), "POST /api/logout HTTP/1.1\r\nHost: x\r\n%s\r\n",
+		 admin_basic(s, auth, sizeof(auth)));
+	int fd = send_raw(s, req);
+	assert_int_equal(read_one_answer(fd), 200);
+	assert_int_equal(t_wait_closed(fd, T_TIMEOUT_MS), 1);
+	close(fd);
+	t_passed(state);
+}
+
+/* HEAD is GET without the body. */
+static void test_head(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char auth[512], req[1024], buf[4096];
+	snprintf(req, sizeof(req), "HEAD /api/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+		 admin_basic(s, auth, sizeof(auth)));
+	int fd = send_raw(s, req);
+	size_t len = 0;
+	for (ssize_t n; len < sizeof(buf) - 1 &&
+			(n = t_recv_some(fd, buf + len, sizeof(buf) - 1 - len, T_TIMEOUT_MS)) > 0;)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(fd);
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	assert_non_null(strcasestr(buf, "content-length: "));
+	char *head_end = strstr(buf, "\r\n\r\n");
+	assert_non_null(head_end);
+	assert_string_equal(head_end, "\r\n\r\n");
+	t_passed(state);
+}
+
+/* Only WebSocket upgrades: h2c is refused, not taken for a WebSocket. */
+static void test_h2c_refused(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	t_http_response r;
+	assert_int_equal(t_http(s->http_port, "GET", "/api/me",
+				"Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+				"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+				NULL, 0, &r),
+			 0);
+	t_assert_error(&r, 400, "unsupported upgrade: h2c");
+	assert_serving(s);
+	t_passed(state);
+}
+
 static void test_sigterm_with_idle_keepalive(void **state)
 {
 	t_server *s = t_start(state, NULL);
@@ -391,6 +467,10 @@ int main(void)
 		T_TEST(test_max_connections),
 		T_TEST(test_graceful_shutdown_keeps_data),
 		T_TEST(test_sigterm_with_idle_keepalive),
+		T_TEST(test_pipelined_body),
+		T_TEST(test_post_without_length),
+		T_TEST(test_head),
+		T_TEST(test_h2c_refused),
 		T_TEST(test_line_port_zero),
 		T_TEST(test_tls),
 		T_TEST(test_sighup_reopens_log),

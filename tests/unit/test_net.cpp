@@ -171,6 +171,7 @@ static void serve(const fx *f)
 	log_open("stderr", cfg.log_level);
 	if (store_open(&cfg, &st))
 		_exit(3);
+	server_install_signals();
 	cb_server *srv = server_create(&cfg, st, test_tables);
 	int rc = srv ? server_run(srv) : 4;
 	server_destroy(srv);
@@ -366,13 +367,15 @@ static void test_unknown_ws_path_refused(void **state)
 
 /* Greeted by name when connected with the session as Bearer, cookie or
  * ?token=, or with HTTP Basic; refused with 401 otherwise. */
+#define REFUSED (-1) /* want_status: the connection closed, no answer */
+
 static void expect_private(fx *f, const char *path, const char *headers, int want_status)
 {
 	t_ws ws;
 	int r = t_ws_connect(&ws, f->http_port, path, headers);
 	if (want_status) {
 		assert_int_equal(r, -1);
-		assert_int_equal(ws.status, want_status);
+		assert_int_equal(ws.status, want_status == REFUSED ? 0 : want_status);
 		return;
 	}
 	assert_int_equal(r, 0);
@@ -396,6 +399,18 @@ static void test_ws_credentials(void **state)
 	snprintf(h, sizeof(h), "Cookie: a=b; cubby_session=%s\r\n", f->token);
 	expect_private(f, "/private", h, 0);
 	expect_private(f, "/private", t_basic_header("alice", "pw", h, sizeof(h)), 0);
+	/* behind a long argument; in the second of two Cookie headers */
+	char x[101];
+	memset(x, 'x', 100);
+	x[100] = 0;
+	snprintf(path, sizeof(path), "/private?x=%s&token=%s", x, f->token);
+	expect_private(f, path, NULL, 0);
+	snprintf(h, sizeof(h), "Cookie: a=b\r\nCookie: cubby_session=%s\r\n", f->token);
+	expect_private(f, "/private", h, 0);
+	/* a subprotocol other than cubby's own: closed without an answer */
+	t_bearer_header(f->token, h, sizeof(h));
+	strcat(h, "Sec-WebSocket-Protocol: http\r\n");
+	expect_private(f, "/private", h, REFUSED);
 	expect_private(f, "/private", t_basic_header("alice", "nope", h, sizeof(h)), 401);
 }
 
