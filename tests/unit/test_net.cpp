@@ -28,6 +28,7 @@ extern "C" {
 #include "cubby/auth.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
+#include "cubby/events.h"
 #include "cubby/net.h"
 #include "cubby/store.h"
 #include "support/support.h"
@@ -98,7 +99,56 @@ static int private_open(cb_conn *c)
 	return conn_send(c, u->name, strlen(u->name), false);
 }
 
+/* /live: a subscriber of the event bus that relays, through the
+ * connection's queue, every event its user may see and its own
+ * connection did not cause; a text message creates a node of that name. */
+struct live_state {
+	cb_subscriber sub;
+	char user[CB_ID_LEN + 1];
+	cb_conn *conn;
+};
+
+static void live_event(const cb_event *ev, const char *, void *ctx)
+{
+	live_state *l = (live_state *)ctx;
+	if (ev->origin == l->conn)
+		return;
+	char msg[CB_NAME_MAX + 32];
+	int n = snprintf(msg, sizeof(msg), "%s %s", event_op_name(ev->op), ev->node->name);
+	conn_send(l->conn, msg, (size_t)n, false);
+}
+
+static int live_open(cb_conn *c)
+{
+	live_state *l = (live_state *)conn_state(c);
+	strcpy(l->user, conn_user(c)->id);
+	l->conn = c;
+	l->sub.user = l->user;
+	l->sub.fn = live_event;
+	l->sub.ctx = l;
+	events_subscribe(conn_store(c), &l->sub);
+	return 0;
+}
+
+static int live_receive(cb_conn *c, const void *data, size_t len, unsigned)
+{
+	cb_node n;
+	node_init(&n);
+	strcpy(n.kind, "file");
+	snprintf(n.name, sizeof(n.name), "%.*s", (int)len, (const char *)data);
+	cb_status s = store_node_create(conn_store(c), conn_user(c)->id, &n, 0);
+	node_clear(&n);
+	return conn_send(c, s ? "error" : "ok", s ? 5 : 2, false);
+}
+
+static void live_close(cb_conn *c)
+{
+	live_state *l = (live_state *)conn_state(c);
+	events_unsubscribe(conn_store(c), &l->sub);
+}
+
 static const cb_endpoint test_endpoints[] = {
+	{CB_WS, 0, "/live", CB_NEED_USER, sizeof(live_state), NULL, live_open, live_receive, live_close},
 	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL},
 	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed},
 	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed},
@@ -114,6 +164,7 @@ struct fx {
 	pid_t pid;
 	int http_port, line_port;
 	char token[CB_TOKEN_LEN + 1]; /* a session of user "alice", password "pw" */
+	char bob_token[CB_TOKEN_LEN + 1]; /* and of "bob" */
 };
 
 static int free_port(void)
@@ -153,6 +204,10 @@ static int make_user(fx *f)
 	cb_status s = auth_user_create(st, "alice", "pw", false, &u);
 	if (!s)
 		s = auth_session_create(st, &u, cb_now_ms(), f->token);
+	if (!s)
+		s = auth_user_create(st, "bob", "pw", false, &u);
+	if (!s)
+		s = auth_session_create(st, &u, cb_now_ms(), f->bob_token);
 	store_close(st);
 	return s ? -1 : 0;
 }
@@ -450,6 +505,47 @@ static void test_idle_ws_pinged(void **state)
 	t_ws_close(&dead);
 }
 
+static void live_connect(fx *f, t_ws *ws, const char *token)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/live?token=%s", token);
+	assert_int_equal(t_ws_connect(ws, f->http_port, path, NULL), 0);
+}
+
+static void expect_text(t_ws *ws, const char *want)
+{
+	char *data;
+	size_t len;
+	assert_int_equal(t_ws_recv(ws, &data, &len, NULL, T_TIMEOUT_MS), 1);
+	assert_string_equal(data, want);
+	free(data);
+}
+
+/* A mutation made through one connection reaches, through their queues,
+ * the other connections of users who may see it, and not its own. */
+static void test_events_through_queues(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws a, b, bob;
+	live_connect(f, &a, f->token);
+	live_connect(f, &b, f->token);
+	live_connect(f, &bob, f->bob_token);
+	assert_int_equal(t_ws_send_text(&a, "x.txt"), 0);
+	expect_text(&a, "ok");
+	expect_text(&b, "created x.txt");
+	/* bob hears of his own node from his own connection only as "ok",
+	 * and never heard of alice's */
+	assert_int_equal(t_ws_send_text(&bob, "y.txt"), 0);
+	expect_text(&bob, "ok");
+	/* a's next message is about nothing but its own request */
+	assert_int_equal(t_ws_send_text(&a, "z.txt"), 0);
+	expect_text(&a, "ok");
+	expect_text(&b, "created z.txt");
+	t_ws_close(&a);
+	t_ws_close(&b);
+	t_ws_close(&bob);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -461,6 +557,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_ws_path_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ws_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_through_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_raw_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_ws_pinged, setup, teardown),
 	};
