@@ -1,6 +1,7 @@
 /* conn.cpp: one connection: its lifecycle, its capped outbound queue,
  * the accessors protocol modules use, and the WebSocket and raw-TCP
  * callbacks that feed an endpoint's handlers. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cubby/config.h"
@@ -200,6 +201,8 @@ void conn_close(cb_conn *c, int code, const char *reason)
  * a module can tell its own changes from others'. */
 static int deliver(cb_conn *c, const void *in, size_t len, unsigned flags)
 {
+	if (!c->ep || c->close_code) /* closing: what comes now is dropped */
+		return c->close_code < 0 ? -1 : 0;
 	events_set_origin(c->srv->st, c);
 	int r = c->ep->on_receive ? c->ep->on_receive(c, in, len, flags) : 0;
 	events_set_origin(c->srv->st, NULL);
@@ -226,8 +229,6 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 	case LWS_CALLBACK_ESTABLISHED:
 		return open_endpoint(c);
 	case LWS_CALLBACK_RECEIVE: {
-		if (!c->ep || c->close_code)
-			return c->close_code < 0 ? -1 : 0;
 		unsigned flags = (lws_is_first_fragment(wsi) ? CB_MSG_FIRST : 0) |
 				 (lws_is_final_fragment(wsi) ? CB_MSG_FINAL : 0) |
 				 (lws_frame_is_binary(wsi) ? CB_MSG_BINARY : 0);
@@ -245,21 +246,25 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 
 /* ---- raw TCP ---- */
 
+/* A raw client silent for idle_timeout is dropped. */
+static void raw_idle_timer(struct lws *wsi)
+{
+	int64_t secs = net_server->cfg->idle_timeout;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, secs > INT32_MAX ? INT32_MAX : (int)secs);
+}
+
 int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 		 void *in, size_t len)
 {
-	const cb_server *srv = net_server;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
 		conn_attach(c, wsi, CB_RAW);
-		if (conn_bind(c, srv->raw))
+		if (conn_bind(c, net_server->raw))
 			return -1;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)srv->cfg->idle_timeout);
+		raw_idle_timer(wsi);
 		return open_endpoint(c);
 	case LWS_CALLBACK_RAW_RX:
-		if (!c->ep || c->close_code)
-			return c->close_code < 0 ? -1 : 0;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)srv->cfg->idle_timeout);
+		raw_idle_timer(wsi);
 		return deliver(c, in, len, CB_MSG_FIRST | CB_MSG_FINAL);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c->ep ? conn_writable(c) : 0;
