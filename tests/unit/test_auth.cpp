@@ -10,7 +10,6 @@ extern "C" {
 }
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,38 +24,25 @@ extern "C" {
 #include "cubby/log.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h"
+#include "store_fixture.h"
 
-struct fixture {
-	char dir[64];
-	cb_config cfg;
-	cb_store *st;
-};
+typedef t_store fixture;
 
 static int setup(void **state)
 {
 	fixture *f = (fixture *)calloc(1, sizeof(*f));
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-auth-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	config_defaults(&f->cfg);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-	f->cfg.pbkdf2_iterations = 1000;
+	assert_int_equal(t_store_prepare(f, "auth"), 0);
 	f->cfg.meta_max_size = 16 << 20;
-	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(t_store_start(f), 0);
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *, int, struct FTW *)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
 {
 	fixture *f = (fixture *)*state;
-	store_close(f->st);
-	int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = t_store_close(f);
 	free(f);
 	return rc;
 }

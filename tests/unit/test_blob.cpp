@@ -11,7 +11,6 @@ extern "C" {
 }
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,30 +26,19 @@ extern "C" {
 #include "cubby/config.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h"
+#include "store_fixture.h"
 
-struct fixture {
-	char dir[64];
-	cb_config cfg;
-	cb_store *st;
+struct fixture : t_store {
 	char user[CB_ID_LEN + 1];  /* "uma", who uploads */
 	char other[CB_ID_LEN + 1]; /* "otto" */
 };
 
-static int rm_one(const char *path, const struct stat *, int, struct FTW *)
-{
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	fixture *f = (fixture *)calloc(1, sizeof(fixture));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-blob-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	config_defaults(&f->cfg);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
+	assert_int_equal(t_store_prepare(f, "blob"), 0);
 	f->cfg.checkpoint_bytes = 64 * 1024;
-	f->cfg.pbkdf2_iterations = 1000;
-	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(t_store_start(f), 0);
 	cb_user u;
 	assert_int_equal(auth_user_create(f->st, "uma", "pw", false, &u), CB_OK);
 	memcpy(f->user, u.id, sizeof(f->user));
@@ -63,16 +51,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = (fixture *)*state;
-	store_close(f->st);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	t_store_close(f);
 	free(f);
 	return 0;
 }
 
 static void reopen(fixture *f)
 {
-	store_close(f->st);
-	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(t_store_reopen(f), CB_OK);
 }
 
 /* Deterministic test content. */

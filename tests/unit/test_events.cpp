@@ -13,7 +13,6 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include <ftw.h>
 #include <limits.h>
 #include <md5.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@ extern "C" {
 #include "cubby/ids.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h" /* events_wanted() */
+#include "store_fixture.h"
 
 /* ---- a recording subscriber ---- */
 
@@ -120,21 +120,13 @@ static const rec_ev *last(const rec *r)
 
 /* ---- fixture ---- */
 
-struct fx {
-	char dir[64];
-	cb_config cfg;
-	cb_store *st;
+struct fx : t_store {
 	char alice[CB_ID_LEN + 1];
 	char bob[CB_ID_LEN + 1];
 	char carol[CB_ID_LEN + 1];
 	char dave[CB_ID_LEN + 1];
 	rec ra, rb, rc, rd; /* one subscriber each, every event */
 };
-
-static int rm_entry(const char *path, const struct stat *, int, struct FTW *)
-{
-	return remove(path);
-}
 
 static void subscribe_all(fx *f)
 {
@@ -153,16 +145,10 @@ static int setup(void **state)
 	fx *f = (fx *)calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-events-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (t_store_open(f, "events")) {
 		free(f);
 		return -1;
 	}
-	config_defaults(&f->cfg);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-	f->cfg.pbkdf2_iterations = 1000;
-	if (store_open(&f->cfg, &f->st) != CB_OK)
-		return -1;
 	static const char *const names[] = {"alice", "bob", "carol", "dave"};
 	char *ids[] = {f->alice, f->bob, f->carol, f->dave};
 	for (int i = 0; i < 4; i++) {
@@ -181,8 +167,7 @@ static int teardown(void **state)
 	fx *f = (fx *)*state;
 	if (!f)
 		return 0;
-	store_close(f->st);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_store_close(f);
 	free(f);
 	*state = NULL;
 	return 0;

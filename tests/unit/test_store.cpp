@@ -12,7 +12,6 @@ extern "C" {
 }
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,42 +25,23 @@ extern "C" {
 #include "cubby/ids.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h" /* only for the schema test */
+#include "store_fixture.h"
 
 /* ---- fixture ---- */
 
-struct fx {
-	char dir[64];
-	cb_config cfg;
-	cb_store *st;
+struct fx : t_store {
 	char alice[CB_ID_LEN + 1];
 	char bob[CB_ID_LEN + 1];
 	char carol[CB_ID_LEN + 1];
 	char dave[CB_ID_LEN + 1];
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	fx *f = (fx *)calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cubby-test-store-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	config_defaults(&f->cfg);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-	f->cfg.pbkdf2_iterations = 1000;
-	if (store_open(&f->cfg, &f->st) != CB_OK) {
-		nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (t_store_open(f, "store")) {
 		free(f);
 		return -1;
 	}
@@ -77,8 +57,7 @@ static int teardown(void **state)
 	fx *f = (fx *)*state;
 	if (!f)
 		return 0;
-	store_close(f->st);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_store_close(f);
 	free(f);
 	*state = NULL;
 	return 0;
@@ -104,9 +83,7 @@ static int setup_users(void **state)
 
 static void reopen(fx *f)
 {
-	store_close(f->st);
-	f->st = NULL;
-	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(t_store_reopen(f), CB_OK);
 	assert_non_null(f->st);
 }
 
