@@ -73,13 +73,20 @@ struct cb_endpoint {
 	 * framing: every piece is FIRST|FINAL). */
 	int (*on_receive)(cb_conn *c, const void *data, size_t len, unsigned flags);
 	/* The connection is going: free what state points to. Runs for every
-	 * connection that reached on_open, also at shutdown. */
+	 * connection whose on_open (CB_HTTP: on_request) ran, also at
+	 * shutdown. */
 	void (*on_close)(cb_conn *c);
+	/* CB_WS / CB_RAW, after conn_want_writable(): the queue has gone out
+	 * and the client takes more. Send the next piece of something large
+	 * here (and ask again), rather than queue it all at once. */
+	int (*on_writable)(cb_conn *c);
+	/* CB_WS / CB_RAW, when the conn_timer() set is due. */
+	int (*on_timer)(cb_conn *c);
 };
 
 /* A table entry for a plain HTTP request handled by one function. */
 #define CB_HTTP_ROUTE(methods, path, flags, fn) \
-	{CB_HTTP, methods, path, flags, 0, fn, NULL, NULL, NULL}
+	{CB_HTTP, methods, path, flags, 0, fn, NULL, NULL, NULL, NULL, NULL}
 
 /* ---- the server ---- */
 
@@ -130,6 +137,10 @@ int conn_send_json(cb_conn *c, const cJSON *j);
 /* Closes after the queued output: CB_WS with close code and reason
  * (reason up to 123 bytes), CB_RAW once flushed (code ignored). */
 void conn_close(cb_conn *c, int code, const char *reason);
+/* on_writable once the queue is out and the socket takes more. */
+void conn_want_writable(cb_conn *c);
+/* on_timer in ms milliseconds (again: re-armed; a negative ms cancels). */
+void conn_timer(cb_conn *c, int64_t ms);
 
 /* ---- HTTP answers (CB_HTTP) ---- */
 

@@ -91,6 +91,7 @@ void conn_request_free(cb_conn *c)
 
 void conn_end(cb_conn *c)
 {
+	lws_sul_cancel(&c->timer);
 	if (c->opened && c->ep->on_close)
 		c->ep->on_close(c);
 	c->opened = false;
@@ -109,6 +110,10 @@ int conn_writable(cb_conn *c)
 	if (!d) {
 		if (c->transport == CB_HTTP && c->req && c->req->answered && c->req->close_after)
 			return -1; /* the answer is out */
+		if (c->want_writable && !c->close_code) {
+			c->want_writable = false;
+			return c->ep->on_writable ? c->ep->on_writable(c) : 0;
+		}
 		if (c->close_code > 0 && c->transport == CB_WS) {
 			lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 					 (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -131,7 +136,7 @@ int conn_writable(cb_conn *c)
 	bool more = lws_dll2_get_head(&c->txq) != NULL;
 	if (c->transport == CB_HTTP && !more && !(c->req && c->req->close_after))
 		return lws_http_transaction_completed(c->wsi) ? -1 : 0;
-	if (more || c->close_code > 0 || c->transport == CB_HTTP)
+	if (more || c->close_code > 0 || c->want_writable || c->transport == CB_HTTP)
 		lws_callback_on_writable(c->wsi); /* HTTP: to close once it is out */
 	return 0;
 }
@@ -193,6 +198,28 @@ void conn_close(cb_conn *c, int code, const char *reason)
 	c->close_code = code > 0 ? code : LWS_CLOSE_STATUS_NORMAL;
 	lws_strncpy(c->close_reason, reason ? reason : "", sizeof(c->close_reason));
 	lws_callback_on_writable(c->wsi);
+}
+
+void conn_want_writable(cb_conn *c)
+{
+	c->want_writable = true;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void timer_due(lws_sorted_usec_list_t *sul)
+{
+	cb_conn *c = lws_container_of(sul, cb_conn, timer);
+	if (c->ep && c->ep->on_timer && !c->close_code && c->ep->on_timer(c))
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void conn_timer(cb_conn *c, int64_t ms)
+{
+	if (ms < 0)
+		lws_sul_cancel(&c->timer);
+	else
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_due,
+				 ms * LWS_US_PER_MS);
 }
 
 /* ---- WebSocket ---- */

@@ -56,6 +56,8 @@ struct cb_conn {
 	lws_dll2_owner_t txq;   /* queued output */
 	size_t tx_bytes;
 	lws_dll2_t link;        /* in srv->conns (WebSocket and raw) */
+	bool want_writable;     /* on_writable once the queue is out */
+	lws_sorted_usec_list_t timer; /* conn_timer() */
 	int close_code;         /* close after the queue drains */
 	char close_reason[124];
 };

@@ -147,12 +147,61 @@ static void live_close(cb_conn *c)
 	events_unsubscribe(conn_store(c), &l->sub);
 }
 
+/* /stream: "N" sends N pieces of FLOOD_PIECE bytes, one each time the
+ * client has taken the last, then "end". */
+struct stream_state {
+	int left;
+};
+
+static int stream_receive(cb_conn *c, const void *data, size_t len, unsigned)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%.*s", (int)len, (const char *)data);
+	((stream_state *)conn_state(c))->left = atoi(num);
+	conn_want_writable(c);
+	return 0;
+}
+
+static int stream_writable(cb_conn *c)
+{
+	stream_state *st = (stream_state *)conn_state(c);
+	static char piece[FLOOD_PIECE];
+	if (!st->left)
+		return conn_send(c, "end", 3, false);
+	st->left--;
+	conn_want_writable(c);
+	return conn_send(c, piece, sizeof(piece), true);
+}
+
+/* /tick: "tick 1", "tick 2", "tick 3" 50 ms apart, then close 4000. */
+static int tick_open(cb_conn *c)
+{
+	conn_timer(c, 50);
+	return 0;
+}
+
+static int tick_timer(cb_conn *c)
+{
+	int *n = (int *)conn_state(c);
+	char msg[32];
+	snprintf(msg, sizeof(msg), "tick %d", ++*n);
+	if (*n < 3)
+		conn_timer(c, 50);
+	int r = conn_send(c, msg, strlen(msg), false);
+	if (*n == 3)
+		conn_close(c, 4000, "done");
+	return r;
+}
+
 static const cb_endpoint test_endpoints[] = {
-	{CB_WS, 0, "/live", CB_NEED_USER, sizeof(live_state), NULL, live_open, live_receive, live_close},
-	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL},
-	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed},
-	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed},
-	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed},
+	{CB_WS, 0, "/stream", 0, sizeof(stream_state), NULL, NULL, stream_receive, NULL,
+	 stream_writable, NULL},
+	{CB_WS, 0, "/tick", 0, sizeof(int), NULL, tick_open, NULL, NULL, NULL, tick_timer},
+	{CB_WS, 0, "/live", CB_NEED_USER, sizeof(live_state), NULL, live_open, live_receive, live_close, NULL, NULL},
+	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL, NULL, NULL},
+	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed, NULL, NULL},
+	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed, NULL, NULL},
+	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed, NULL, NULL},
 	{},
 };
 static const cb_endpoint *const test_tables[] = {test_endpoints, NULL};
@@ -546,6 +595,44 @@ static void test_events_through_queues(void **state)
 	t_ws_close(&bob);
 }
 
+/* What goes out as the client reads is not held against the queue cap:
+ * 4 MiB through a 1 MiB cap. */
+static void test_stream_as_client_reads(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/stream", NULL), 0);
+	assert_int_equal(t_ws_send_text(&ws, "64"), 0);
+	for (int i = 0; i < 64; i++) {
+		char *data;
+		size_t len;
+		assert_int_equal(t_ws_recv(&ws, &data, &len, NULL, T_TIMEOUT_MS), 2);
+		assert_int_equal(len, FLOOD_PIECE);
+		free(data);
+	}
+	expect_text(&ws, "end");
+	t_ws_close(&ws);
+}
+
+/* A connection's timer, and a close with the endpoint's own code from it. */
+static void test_timer_and_close_code(void **state)
+{
+	fx *f = (fx *)*state;
+	t_ws ws;
+	assert_int_equal(t_ws_connect(&ws, f->http_port, "/tick", NULL), 0);
+	expect_text(&ws, "tick 1");
+	expect_text(&ws, "tick 2");
+	expect_text(&ws, "tick 3");
+	char *data;
+	size_t len;
+	int code;
+	assert_int_equal(t_ws_recv(&ws, &data, &len, &code, T_TIMEOUT_MS), 8);
+	assert_int_equal(code, 4000);
+	assert_string_equal(data, "done");
+	free(data);
+	t_ws_close(&ws);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -558,6 +645,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_ws_path_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ws_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_through_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_as_client_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_and_close_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_raw_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_ws_pinged, setup, teardown),
 	};
