@@ -156,11 +156,11 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 	 * removed: those with access before and after. A grant that changed
 	 * nothing is not announced: removing a grant someone never had must
 	 * not tell them that the node exists. */
-	if (!s && from != role &&
-	    !(s = events_prepare(txn.t, st, &ev,
-				 role == CB_ROLE_NONE ? CB_EV_ACCESS_REMOVED : CB_EV_ACCESS_GRANTED,
-				 actor, n.id)) &&
-	    ev.on) {
+	if (!s && from != role)
+		events_prepare(txn.t, st, &ev,
+			       role == CB_ROLE_NONE ? CB_EV_ACCESS_REMOVED : CB_EV_ACCESS_GRANTED,
+			       actor, n.id);
+	if (!s && ev.on) {
 		snprintf(ev.subject, sizeof(ev.subject), "%s", user);
 		ev.role = role;
 		/* public, or public until now: every user may have seen it */
@@ -224,6 +224,37 @@ static cb_status grants_drop(MDB_txn *t, MDB_dbi dbi, MDB_dbi mirror, const char
 		return rc;
 	});
 	return s ? s : s2;
+}
+
+cb_status grants_list(MDB_txn *t, MDB_dbi dbi, const char *id, id_list *out)
+{
+	size_t plen = strlen(id) + 1;
+	cb_status s2 = CB_OK;
+	cb_status s = db_scan(t, dbi, id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
+		char other[CB_ID_LEN + 1];
+		size_t olen = k.mv_size - plen;
+		if (olen > CB_ID_LEN)
+			return 0;
+		memcpy(other, (const char *)k.mv_data + plen, olen);
+		other[olen] = 0;
+		s2 = id_list_add(out, other);
+		return s2 ? 1 : 0;
+	});
+	return s ? s : s2;
+}
+
+void grants_announce_removed(cb_store *st, const char *user, const id_list *nodes)
+{
+	for (size_t i = 0; i < nodes->n; i++) {
+		ev_pending ev;
+		store_txn txn;
+		if (!events_wanted(st, CB_EV_ACCESS_REMOVED, nodes->ids[i]) || txn.begin(st, false))
+			continue;
+		events_prepare(txn.t, st, &ev, CB_EV_ACCESS_REMOVED, NULL, nodes->ids[i]);
+		txn.abort(); /* subscribers may write */
+		snprintf(ev.subject, sizeof(ev.subject), "%s", user);
+		events_publish(st, &ev);
+	}
 }
 
 cb_status grants_drop_node(MDB_txn *t, cb_store *st, const char *id)

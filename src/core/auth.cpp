@@ -374,29 +374,6 @@ static cb_status uploads_discard(cb_store *st, const char *owner)
 	return s;
 }
 
-static int shared_collect(const cb_node *n, void *ctx)
-{
-	collected_ids *c = (collected_ids *)ctx;
-	return (c->err = id_list_add(&c->ids, n->id)) != CB_OK;
-}
-
-/* Removes user's grants on others' live nodes one by one, so that each
- * is announced (ACCESS_REMOVED) to those who see the node. */
-static cb_status grants_revoke(cb_store *st, const char *user)
-{
-	collected_ids c; /* collected first: store_grant writes */
-	c.err = CB_OK;
-	cb_status s = store_list_shared(st, user, NULL, shared_collect, &c);
-	if (c.err)
-		return c.err;
-	for (size_t i = 0; !s && i < c.ids.n; i++) {
-		s = store_grant(st, NULL, c.ids.ids[i], user, CB_ROLE_NONE);
-		if (s == CB_ERR_NOTFOUND) /* gone meanwhile */
-			s = CB_OK;
-	}
-	return s;
-}
-
 cb_status auth_user_delete(cb_store *st, const char *name)
 {
 	cb_user u;
@@ -405,19 +382,22 @@ cb_status auth_user_delete(cb_store *st, const char *name)
 		return s;
 	/* Nodes and uploads first: should either fail half way, the account
 	 * remains and the deletion can be retried. */
-	if ((s = store_purge_owner(st, u.id)) || (s = uploads_discard(st, u.id)) ||
-	    (s = grants_revoke(st, u.id)))
+	if ((s = store_purge_owner(st, u.id)) || (s = uploads_discard(st, u.id)))
 		return s;
 	store_txn txn;
+	id_list shared; /* nodes of others it had grants on */
 	if (!(s = txn.begin(st, true)) && !(s = db_del(txn.t, st->users, name, strlen(name))) &&
 	    !(s = db_del(txn.t, st->users_by_id, u.id, strlen(u.id))) &&
 	    !(s = sessions_drop_user(txn.t, st, u.id)) &&
+	    !(s = grants_list(txn.t, st->grants_by_user, u.id, &shared)) &&
 	    !(s = grants_drop_user(txn.t, st, u.id))) {
 		s = db_del(txn.t, st->usage, u.id, strlen(u.id));
 		if (s == CB_ERR_NOTFOUND)
 			s = CB_OK;
 	}
-	return s ? s : txn.commit();
+	if (!s && !(s = txn.commit()))
+		grants_announce_removed(st, u.id, &shared);
+	return s;
 }
 
 /* ---- failed logins ---- */

@@ -524,7 +524,7 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 			s = node_create_txn(t, st, info->owner, &n, 0);
 		}
 		if (!s)
-			s = events_prepare(t, st, ev, CB_EV_CREATED, info->owner, n.id);
+			events_prepare(t, st, ev, CB_EV_CREATED, info->owner, n.id);
 		if (!s && out) {
 			node_clear(out);
 			*out = n;

@@ -12,9 +12,11 @@
  * subscribers go to the head of the list, behind every cursor, so they
  * miss an event already being delivered rather than get it half way. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cubby/events.h"
+#include "cubby/log.h"
 #include "store_internal.h"
 
 struct ev_walk {
@@ -83,46 +85,41 @@ bool events_wanted(cb_store *st, cb_event_op op, const char *id)
 	return false;
 }
 
-/* Users holding a grant on node id: read in the transaction of the
- * change, so they are the grants as the event must count them. */
-static cb_status grantees_load(MDB_txn *t, cb_store *st, const char *id, id_list *out)
+static int id_cmp(const void *a, const void *b)
 {
-	size_t plen = strlen(id) + 1;
-	cb_status s2 = CB_OK;
-	cb_status s = db_scan(t, st->grants, id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
-		char user[CB_ID_LEN + 1];
-		size_t ulen = k.mv_size - plen;
-		if (ulen > CB_ID_LEN)
-			return 0;
-		memcpy(user, (const char *)k.mv_data + plen, ulen);
-		user[ulen] = 0;
-		s2 = id_list_add(out, user);
-		return s2 ? 1 : 0;
-	});
-	return s ? s : s2;
+	return strcmp((const char *)a, (const char *)b);
 }
 
-cb_status events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
-			 const char *actor, const char *id)
+void events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
+		    const char *actor, const char *id)
 {
 	if (!events_wanted(st, op, id))
-		return CB_OK;
+		return;
 	ev->op = op;
 	ev->server = !actor;
 	snprintf(ev->actor, sizeof(ev->actor), "%s", actor ? actor : "");
 	cb_status s = node_load_txn(t, st, id, &ev->node, CB_NODE_META);
-	if (s)
-		return s;
-	/* spec 3: a creation is the owner's news; a purge only ever happens
-	 * to what the owner alone could see (the trash), and so does
-	 * anything but the move into it of a trashed node */
-	ev->owner_only = op == CB_EV_CREATED || op == CB_EV_PURGED ||
-			 (ev->node.trashed && op != CB_EV_DELETED);
+	if (s) {
+		log_warn("events: cannot read node %s for its %s event: %s", id,
+			 event_op_name(op), cb_status_str(s));
+		return;
+	}
+	/* a purge only ever happens to what the owner alone could see (the
+	 * trash), and so does anything but the move into it of a trashed
+	 * node; a creation reaches whoever may see the new node (spec 3's
+	 * "only the owner" is for its module to apply, spec 1 tells every
+	 * client that may see it) */
+	ev->owner_only = op == CB_EV_PURGED || (ev->node.trashed && op != CB_EV_DELETED);
 	ev->everyone = !ev->owner_only && ev->node.anyone != CB_ROLE_NONE;
-	if (!ev->owner_only && !ev->everyone && (s = grantees_load(t, st, id, &ev->grantees)))
-		return s;
+	if (!ev->owner_only && !ev->everyone && (s = grants_list(t, st->grants, id, &ev->grantees))) {
+		log_warn("events: cannot read the grants of %s for its %s event: %s", id,
+			 event_op_name(op), cb_status_str(s));
+		return;
+	}
+	/* sorted, so that each of many subscribers is looked up quickly */
+	if (ev->grantees.n > 1)
+		qsort(ev->grantees.ids, ev->grantees.n, sizeof(ev->grantees.ids[0]), id_cmp);
 	ev->on = true;
-	return CB_OK;
 }
 
 static bool in_audience(const ev_pending *ev, const char *user)
@@ -139,10 +136,8 @@ static bool in_audience(const ev_pending *ev, const char *user)
 		return false; /* anonymous: public nodes only */
 	if (ev->subject[0] && !strcmp(user, ev->subject))
 		return true;
-	for (size_t i = 0; i < ev->grantees.n; i++)
-		if (!strcmp(user, ev->grantees.ids[i]))
-			return true;
-	return false;
+	return ev->grantees.n &&
+	       bsearch(user, ev->grantees.ids, ev->grantees.n, sizeof(ev->grantees.ids[0]), id_cmp);
 }
 
 void events_publish(cb_store *st, ev_pending *ev)
@@ -158,6 +153,9 @@ void events_publish(cb_store *st, ev_pending *ev)
 	e.revision = ev->has_rev ? &ev->rev : NULL;
 	e.origin = st->origin;
 
+	/* what a callback changes in turn is not the origin's doing */
+	const void *origin = st->origin;
+	st->origin = NULL;
 	ev_walk w = {st->subs, st->walks};
 	st->walks = &w;
 	while (cb_subscriber *s = w.next) {
@@ -166,4 +164,5 @@ void events_publish(cb_store *st, ev_pending *ev)
 			s->fn(&e, s->user, s->ctx);
 	}
 	st->walks = w.up;
+	st->origin = origin;
 }

@@ -335,7 +335,7 @@ cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int fla
 	if (!s)
 		s = node_create_txn(txn.t, st, actor, n, flags);
 	if (!s)
-		s = events_prepare(txn.t, st, &ev, CB_EV_CREATED, actor, n->id);
+		events_prepare(txn.t, st, &ev, CB_EV_CREATED, actor, n->id);
 	if (!s && !(s = txn.commit()))
 		events_publish(st, &ev);
 	return s;
@@ -377,10 +377,11 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 		    (s = name_put(txn.t, st, n)))
 			goto out;
 	}
-	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n))) &&
-	    !(s = events_prepare(txn.t, st, &ev, CB_EV_UPDATED, actor, n->id)) &&
-	    !(s = txn.commit()))
-		events_publish(st, &ev);
+	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n)))) {
+		events_prepare(txn.t, st, &ev, CB_EV_UPDATED, actor, n->id);
+		if (!(s = txn.commit()))
+			events_publish(st, &ev);
+	}
 out:
 	node_clear(&old);
 	return s;
@@ -401,10 +402,11 @@ cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
 		n.trashed = cb_now_ms();
 		/* the grants stay with a trashed node: the event counts them */
 		if (!(s = name_del(txn.t, st, &n)) && !(s = trash_key_op(txn.t, st, &n, true)) &&
-		    !(s = node_put(txn.t, st, &n)) &&
-		    !(s = events_prepare(txn.t, st, &ev, CB_EV_DELETED, actor, n.id)) &&
-		    !(s = txn.commit()))
-			events_publish(st, &ev);
+		    !(s = node_put(txn.t, st, &n))) {
+			events_prepare(txn.t, st, &ev, CB_EV_DELETED, actor, n.id);
+			if (!(s = txn.commit()))
+				events_publish(st, &ev);
+		}
 	}
 	node_clear(&n);
 	return s;
@@ -425,10 +427,11 @@ cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb
 		n.trashed = 0;
 		if (!(s = claim_name(txn.t, st, &n, CB_NAME_SUFFIX)) &&
 		    !(s = trash_key_op(txn.t, st, &n, false)) && !(s = name_put(txn.t, st, &n)) &&
-		    !(s = node_put(txn.t, st, &n)) &&
-		    !(s = events_prepare(txn.t, st, &ev, CB_EV_RECOVERED, actor, n.id)) &&
-		    !(s = txn.commit()))
-			events_publish(st, &ev);
+		    !(s = node_put(txn.t, st, &n))) {
+			events_prepare(txn.t, st, &ev, CB_EV_RECOVERED, actor, n.id);
+			if (!(s = txn.commit()))
+				events_publish(st, &ev);
+		}
 	}
 	if (!s && out) {
 		node_clear(out);
@@ -477,8 +480,7 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 	/* the event shows the node, and counts the grants, as they were: a
 	 * live node's readers learn that it is gone */
 	if (!s)
-		s = events_prepare(txn.t, st, &ev, n.trashed ? CB_EV_PURGED : CB_EV_DELETED, actor,
-				   n.id);
+		events_prepare(txn.t, st, &ev, n.trashed ? CB_EV_PURGED : CB_EV_DELETED, actor, n.id);
 	if (!s)
 		s = n.trashed ? trash_key_op(txn.t, st, &n, false) : name_del(txn.t, st, &n);
 	if (!s)
@@ -573,8 +575,9 @@ cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 	n.modified = cb_now_ms();
 	if (!(s = node_put(t, st, &n)))
 		s = blob_ref_add(t, st, blob, n.owner, n.id, size);
-	if (!s && ev && !(s = events_prepare(t, st, ev, CB_EV_CONTENT, actor, n.id)) && ev->on &&
-	    r && st->cfg->revisions_keep) {
+	if (!s && ev)
+		events_prepare(t, st, ev, CB_EV_CONTENT, actor, n.id);
+	if (!s && ev && ev->on && r && st->cfg->revisions_keep) {
 		/* named only when kept: with revisions_keep 0 it is gone already */
 		revision_read(r, &ev->rev);
 		ev->has_rev = true;

@@ -112,6 +112,14 @@ struct id_list {
 	~id_list() { free(ids); }
 };
 cb_status id_list_add(id_list *l, const char *id);
+/* The second halves of the keys of dbi under "id \0" (grants: the users
+ * holding grants on node id; grants_by_user: the nodes user id has
+ * grants on) appended to out. */
+cb_status grants_list(MDB_txn *t, MDB_dbi dbi, const char *id, id_list *out);
+/* After user's grants on nodes were dropped (committed): announces each
+ * as ACCESS_REMOVED by the server. */
+void grants_announce_removed(cb_store *st, const char *user, const id_list *nodes);
+
 /* Unlinks the blob files named in gc (after commit) and empties it. */
 void blobs_unlink(cb_store *st, id_list *gc);
 
@@ -157,11 +165,13 @@ struct ev_pending {
 bool events_wanted(cb_store *st, cb_event_op op, const char *id);
 /* Starts ev for op on node id by actor, when someone listens: loads the
  * node with its meta from t and, unless the audience is the owner alone or
- * everyone, the users holding grants on it. Call it inside the write
- * transaction, at the point where the node is as the event must show it.
- * The caller adds subject, role and revision. */
-cb_status events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
-			 const char *actor, const char *id);
+ * everyone, the users holding grants on it (sorted). Call it inside the
+ * write transaction, at the point where the node is as the event must
+ * show it. The caller adds subject, role and revision (when ev->on).
+ * Best effort: a failure to read is logged and leaves ev off, because
+ * whether a change succeeds must not depend on who listens. */
+void events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
+		    const char *actor, const char *id);
 /* Delivers ev to each subscriber it is for (nothing when !ev->on). Call it
  * only after the transaction committed. */
 void events_publish(cb_store *st, ev_pending *ev);

@@ -265,7 +265,7 @@ static void upload(fx *f, const char *actor, cb_upload_mode mode, const char *ta
 
 /* ---- who hears what ---- */
 
-static void test_create_owner_only(void **state)
+static void test_create_reaches_who_may_see(void **state)
 {
 	fx *f = (fx *)*state;
 	char id[CB_ID_LEN + 1], pub[CB_ID_LEN + 1];
@@ -282,10 +282,11 @@ static void test_create_owner_only(void **state)
 	assert_int_equal(e->meta_n, 1);
 	assert_null(e->origin);
 
-	/* public from the start: still the owner's news alone (spec 3) */
+	/* public from the start: everyone may see it, so everyone hears
+	 * (spec 3's "only the owner" is its module's filter) */
 	reset(f);
 	mk(f, f->alice, "p.txt", pub, CB_ROLE_READER);
-	expect(f, 1, 0, 0, 0);
+	expect(f, 1, 1, 1, 1);
 
 	/* created by the server for bob */
 	reset(f);
@@ -595,6 +596,35 @@ static void test_user_deletion_removes_grants(void **state)
 	assert_string_equal(e->node, id);
 	assert_string_equal(e->subject, f->bob);
 	assert_true(e->actor_null);
+
+	/* a grant on a trashed node goes too, announced to its owner alone */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	reset(f);
+	assert_int_equal(auth_user_delete(f->st, "dave"), CB_OK);
+	expect(f, 1, 0, 0, 0);
+	assert_int_equal(last(&f->ra)->op, CB_EV_ACCESS_REMOVED);
+	assert_string_equal(last(&f->ra)->subject, f->dave);
+}
+
+/* Whether a change succeeds does not depend on who listens: a node whose
+ * meta cannot be read for the event is still updated, trashed, purged. */
+static void test_unreadable_meta_does_not_block(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "m.txt", id);
+	{
+		store_txn txn;
+		assert_int_equal(txn.begin(f->st, true), CB_OK);
+		MDB_val k = {strlen(id), id}, v = {5, (void *)"{oops"};
+		assert_int_equal(mdb_put(txn.t, f->st->meta, &k, &v, 0), 0);
+		assert_int_equal(txn.commit(), CB_OK);
+	}
+	reset(f);
+	assert_int_equal(rename_as(f, f->alice, id, "n.txt"), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+	expect(f, 0, 0, 0, 0);
 }
 
 /* ---- filters, origin, the server ---- */
@@ -975,7 +1005,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_create_owner_only),
+		T(test_create_reaches_who_may_see),
 		T(test_update_owner_and_grantees),
 		T(test_trash_recover),
 		T(test_content_with_revision),
@@ -986,6 +1016,7 @@ int main(void)
 		T(test_purge),
 		T(test_user_deletion),
 		T(test_user_deletion_removes_grants),
+		T(test_unreadable_meta_does_not_block),
 		T(test_node_filter),
 		T(test_op_mask),
 		T(test_wanted),
