@@ -141,6 +141,8 @@ static int answer_user(cb_conn *c, int status, const cb_user *u)
 	return r;
 }
 
+/* Idempotent: ends the session presented, if any is live, and always
+ * clears the cookie, so a browser does not keep a dead one. */
 static int on_logout(cb_conn *c)
 {
 	const char *token = conn_token(c);
@@ -188,7 +190,7 @@ static int on_user_delete(cb_conn *c)
 const cb_endpoint account_endpoints[] = {
 	CB_HTTP_ROUTE(CB_POST, "/api/signup", 0, on_signup),
 	CB_HTTP_ROUTE(CB_POST, "/api/login", 0, on_login),
-	CB_HTTP_ROUTE(CB_POST, "/api/logout", CB_NEED_USER, on_logout),
+	CB_HTTP_ROUTE(CB_POST, "/api/logout", 0, on_logout),
 	CB_HTTP_ROUTE(CB_GET, "/api/me", CB_NEED_USER, on_me),
 	CB_HTTP_ROUTE(CB_GET, "/users/me", CB_NEED_USER, on_me),
 	CB_HTTP_ROUTE(CB_POST, "/api/users", CB_NEED_USER, on_user_create),
