@@ -15,6 +15,7 @@
 #define WS_RX_BUFFER 4096       /* per WebSocket: idle connections stay small */
 #define SERVICE_BUFFER 65536    /* per loop: bigger reads, bigger RX pieces */
 #define HEADER_SPACE 16384      /* per request being parsed: long tokens, cookies */
+#define HEADER_POOL 128         /* requests parsed at once: 2 MiB of header space */
 #define SWEEP_INTERVAL (60 * LWS_US_PER_SEC)
 #define DRAIN_TIMEOUT_MS 2000   /* at shutdown, for WebSockets to take their 1001 */
 
@@ -188,6 +189,13 @@ cb_server *server_create(const cb_config *cfg, cb_store *st, const cb_endpoint *
 	ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 |
 		     (cfg->tls_cert[0] ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
 	ci.max_http_header_data = HEADER_SPACE;
+	/* lws sizes its tables by `ulimit -n` and lets every connection
+	 * parse headers at once; bound both by what we serve: a socket and,
+	 * while it uploads, a file per connection, and at most HEADER_POOL
+	 * requests mid-header (others wait their turn) */
+	ci.fd_limit_per_thread = 2 * cfg->max_connections + 64;
+	ci.max_http_header_pool = cfg->max_connections < HEADER_POOL ? cfg->max_connections
+								    : HEADER_POOL;
 	ci.pt_serv_buf_size = SERVICE_BUFFER;
 	ci.timeout_secs = (unsigned)(cfg->http_timeout > 3600 ? 3600 : cfg->http_timeout);
 	if (!(srv->ctx = lws_create_context(&ci))) {
