@@ -36,27 +36,20 @@ static void read_method(struct lws *wsi, cb_request *r)
 	}
 }
 
-static const char *method_name(unsigned m)
-{
-	switch (m) {
-	case CB_GET: return "GET";
-	case CB_POST: return "POST";
-	case CB_PUT: return "PUT";
-	case CB_PATCH: return "PATCH";
-	case CB_DELETE: return "DELETE";
-	default: return "?";
-	}
-}
-
 /* "GET, POST" for an Allow header. */
 static void methods_list(unsigned methods, char *out, size_t n)
 {
+	static const struct {
+		cb_method m;
+		const char *name;
+	} names[] = {{CB_GET, "GET"}, {CB_POST, "POST"}, {CB_PUT, "PUT"},
+		     {CB_PATCH, "PATCH"}, {CB_DELETE, "DELETE"}};
 	size_t len = 0;
 	out[0] = '\0';
-	for (unsigned m = CB_GET; m <= CB_DELETE; m <<= 1)
-		if (methods & m)
+	for (const auto &m : names)
+		if (methods & m.m)
 			len += (size_t)lws_snprintf(out + len, n - len, "%s%s", len ? ", " : "",
-						    method_name(m));
+						    m.name);
 }
 
 static cb_request *request_new(cb_conn *c, const char *path, size_t len)
