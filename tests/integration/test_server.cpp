@@ -355,6 +355,53 @@ static void test_h2c_refused(void **state)
 	t_passed(state);
 }
 
+/* Malformed requests and random bytes cost their own connection at
+ * most: the server answers the next client, and (under the sanitizers)
+ * nothing it did was out of bounds. */
+static void test_garbage_requests(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	static const char *const bad[] = {
+		"\r\n\r\n",
+		"GET\r\n\r\n",
+		"GET / HTTP/9.9\r\n\r\n",
+		"BREW /api/me HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /%zz%00/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /api/login HTTP/1.1\r\nContent-Length: abc\r\n\r\n{}",
+		"POST /api/login HTTP/1.1\r\nContent-Length: -5\r\n\r\n{}",
+		"POST /api/login HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n{}",
+		"POST /api/login HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"user\":",
+		"POST /api/login HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}{}{}{}",
+		"POST /api/login HTTP/1.1\r\nContent-Length: 24\r\n\r\n{\"user\":[],\"pass\":{}}xx",
+		"GET /api/me HTTP/1.1\r\nAuthorization: Basic !!!!\r\n\r\n",
+		"GET /api/me HTTP/1.1\r\nAuthorization: Basic Og==\r\n\r\n",
+		"GET /api/me HTTP/1.1\r\nAuthorization: Bearer\r\n\r\n",
+		"GET /api/me HTTP/1.1\r\nCookie: cubby_session\r\nCookie: ;;;=\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET /api/me HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n\r\n",
+	};
+	for (const char *req : bad) {
+		int fd = send_raw(s, req);
+		t_wait_closed(fd, 300); /* an answer, a close, or nothing: all fine */
+		close(fd);
+	}
+	unsigned seed = 12345;
+	for (int i = 0; i < 64; i++) {
+		char junk[512];
+		size_t n = 1 + (size_t)(rand_r(&seed) % (int)sizeof(junk));
+		for (size_t j = 0; j < n; j++)
+			junk[j] = (char)rand_r(&seed);
+		int fd = t_connect(s->http_port);
+		assert_true(fd >= 0);
+		t_send_all(fd, junk, n);
+		close(fd);
+	}
+	assert_true(t_server_running(s));
+	assert_serving(s);
+	t_passed(state);
+}
+
 static void test_sigterm_with_idle_keepalive(void **state)
 {
 	t_server *s = t_start(state, NULL);
@@ -468,6 +515,7 @@ int main(void)
 		T_TEST(test_graceful_shutdown_keeps_data),
 		T_TEST(test_sigterm_with_idle_keepalive),
 		T_TEST(test_pipelined_body),
+		T_TEST(test_garbage_requests),
 		T_TEST(test_post_without_length),
 		T_TEST(test_head),
 		T_TEST(test_h2c_refused),
