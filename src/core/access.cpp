@@ -173,6 +173,18 @@ out:
 	return s;
 }
 
+/* The id after "prefix \0" in a grant key (either way round) into out;
+ * false when it is too long to be one. */
+static bool grant_key_tail(const MDB_val &k, size_t plen, char out[CB_ID_LEN + 1])
+{
+	size_t n = k.mv_size - plen;
+	if (n > CB_ID_LEN)
+		return false;
+	memcpy(out, (const char *)k.mv_data + plen, n);
+	out[n] = 0;
+	return true;
+}
+
 cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 			    cb_grant_visit visit, void *ctx)
 {
@@ -187,11 +199,8 @@ cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 		int stop = 0;
 		s = db_scan(txn.t, st->grants, n.id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &v) {
 			char user[CB_ID_LEN + 1];
-			size_t ulen = k.mv_size - plen;
-			if (ulen > CB_ID_LEN || v.mv_size != 1)
+			if (v.mv_size != 1 || !grant_key_tail(k, plen, user))
 				return 0;
-			memcpy(user, (char *)k.mv_data + plen, ulen);
-			user[ulen] = 0;
 			return stop = visit(user, (cb_role)((unsigned char *)v.mv_data)[0], ctx);
 		});
 		if (!s && !stop && n.anyone != CB_ROLE_NONE)
@@ -209,11 +218,8 @@ static cb_status grants_drop(MDB_txn *t, MDB_dbi dbi, MDB_dbi mirror, const char
 	cb_status s2 = CB_OK;
 	cb_status s = db_scan(t, dbi, id, plen, [&](MDB_cursor *c, MDB_val &k, MDB_val &) {
 		char key[2 * (CB_ID_LEN + 1)], other[CB_ID_LEN + 1];
-		size_t olen = k.mv_size - plen;
-		if (olen > CB_ID_LEN)
+		if (!grant_key_tail(k, plen, other))
 			return 0;
-		memcpy(other, (char *)k.mv_data + plen, olen);
-		other[olen] = 0;
 		MDB_val mk = {key_pair(key, other, id), key};
 		int rc = mdb_del(t, mirror, &mk, NULL);
 		if (rc == MDB_NOTFOUND)
@@ -232,11 +238,8 @@ cb_status grants_list(MDB_txn *t, MDB_dbi dbi, const char *id, id_list *out)
 	cb_status s2 = CB_OK;
 	cb_status s = db_scan(t, dbi, id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &) {
 		char other[CB_ID_LEN + 1];
-		size_t olen = k.mv_size - plen;
-		if (olen > CB_ID_LEN)
+		if (!grant_key_tail(k, plen, other))
 			return 0;
-		memcpy(other, (const char *)k.mv_data + plen, olen);
-		other[olen] = 0;
 		s2 = id_list_add(out, other);
 		return s2 ? 1 : 0;
 	});

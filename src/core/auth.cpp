@@ -342,16 +342,14 @@ cb_status auth_set_password(cb_store *st, const char *name, const char *pass)
 	return s;
 }
 
-/* ids collected by a visit, to act on after it (a visit runs inside a
- * read transaction) */
-struct collected_ids {
+struct upload_ids {
 	id_list ids;
 	cb_status err;
 };
 
 static int upload_collect(const cb_upload_info *u, void *ctx)
 {
-	collected_ids *c = (collected_ids *)ctx;
+	upload_ids *c = (upload_ids *)ctx;
 	return (c->err = id_list_add(&c->ids, u->id)) != CB_OK;
 }
 
@@ -361,7 +359,7 @@ static int upload_collect(const cb_upload_info *u, void *ctx)
 static cb_status uploads_discard(cb_store *st, const char *owner)
 {
 	/* collected first: blob_discard writes, blob_list reads */
-	collected_ids c;
+	upload_ids c;
 	c.err = CB_OK;
 	cb_status s = blob_list(st, owner, upload_collect, &c);
 	if (c.err)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "cubby/auth.h"
 #include "cubby/config.h"
 #include "cubby/store.h"
 
@@ -89,6 +90,20 @@ static inline cb_status t_store_reopen(t_store *t)
 	store_close(t->st);
 	t->st = NULL;
 	return store_open(&t->cfg, &t->st);
+}
+
+/* Creates the users alice, bob, carol and dave (password "secret-pass")
+ * and writes their ids into ids[0..3]. 0, or -1. */
+static inline int t_store_users(t_store *t, char *const ids[4])
+{
+	static const char *const names[] = {"alice", "bob", "carol", "dave"};
+	for (int i = 0; i < 4; i++) {
+		cb_user u;
+		if (auth_user_create(t->st, names[i], "secret-pass", false, &u) != CB_OK)
+			return -1;
+		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
+	}
+	return 0;
 }
 
 #endif

@@ -149,14 +149,9 @@ static int setup(void **state)
 		free(f);
 		return -1;
 	}
-	static const char *const names[] = {"alice", "bob", "carol", "dave"};
-	char *ids[] = {f->alice, f->bob, f->carol, f->dave};
-	for (int i = 0; i < 4; i++) {
-		cb_user u;
-		if (auth_user_create(f->st, names[i], "secret-pass", false, &u) != CB_OK)
-			return -1;
-		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
-	}
+	char *const ids[] = {f->alice, f->bob, f->carol, f->dave};
+	if (t_store_users(f, ids))
+		return -1;
 	subscribe_all(f);
 	*state = f;
 	return 0;

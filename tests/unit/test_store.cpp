@@ -69,16 +69,8 @@ static int setup_users(void **state)
 	if (setup(state))
 		return -1;
 	fx *f = (fx *)*state;
-	static const char *const names[] = {"alice", "bob", "carol", "dave"};
-	char *ids[] = {f->alice, f->bob, f->carol, f->dave};
-	for (int i = 0; i < 4; i++) {
-		cb_user u;
-		memset(&u, 0, sizeof(u));
-		if (auth_user_create(f->st, names[i], "secret-pass", false, &u) != CB_OK)
-			return -1;
-		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
-	}
-	return 0;
+	char *const ids[] = {f->alice, f->bob, f->carol, f->dave};
+	return t_store_users(f, ids);
 }
 
 static void reopen(fx *f)
