@@ -22,6 +22,8 @@ enum cb_upload_mode {
 	CB_UPLOAD_CREATE,  /* a new node; a taken name is CB_ERR_EXISTS */
 	CB_UPLOAD_REPLACE, /* new content for node target->id (a revision) */
 	CB_UPLOAD_PUT,     /* replace the live node of that name, else create */
+	CB_UPLOAD_KEEP_BOTH, /* a new node; a taken name gets a free "name (2)"
+				when the upload completes */
 };
 
 #define CB_SIZE_UNKNOWN (-1)
@@ -40,7 +42,7 @@ struct cb_upload_info {
 };
 
 /* Starts an upload by `actor` of `size` bytes (or CB_SIZE_UNKNOWN) into
- * target. Of the target, CREATE and PUT use id (optional), kind, name,
+ * target. Of the target, CREATE, PUT and KEEP_BOTH use id (optional), kind, name,
  * parent, mime, tags, anyone and meta; REPLACE uses id. Content fields
  * (blob, original, thumb, md5, size) are the server's and ignored. Refused up front: an invalid name (CB_ERR_INVAL), a taken name
  * for CREATE (CB_ERR_EXISTS), no write access for REPLACE, a size over
@@ -96,5 +98,13 @@ cb_status blob_recover(cb_store *st);
 /* Deletes stored uploads not open and not updated for partial_ttl. */
 size_t blob_expire(cb_store *st, int64_t now);
 
+/* Writes a small blob (a thumbnail) whole: synced into blobs/ under a new
+ * id, written to id. It belongs to no node until store_node_update()
+ * with CB_NODE_THUMB takes it; one never taken is removed by the next
+ * blob_recover(). */
+cb_status blob_put(cb_store *st, const void *data, size_t len, char id[CB_ID_LEN + 1]);
+
 /* Reads up to len bytes of blob_id at offset; returns bytes read or -1. */
 int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf, size_t len);
+/* Bytes of blob_id, or -1 when there is no such blob. */
+int64_t blob_size(cb_store *st, const char *blob_id);

@@ -44,6 +44,8 @@ struct cb_config {
 	unsigned revisions_keep;     /* previous contents kept per node */
 	unsigned max_connections;
 	uint64_t send_queue_max;     /* bytes queued to one client before it is dropped */
+	uint64_t max_message_size;   /* a WebSocket text message (JSON), bytes */
+	uint64_t thumbnail_max;      /* largest thumbnail, bytes */
 	int64_t idle_timeout;        /* seconds a WebSocket/TCP client may be silent */
 	int64_t http_timeout;        /* seconds for one HTTP request */
 	uint64_t meta_max_size;      /* LMDB map size, bytes */

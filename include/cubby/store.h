@@ -88,8 +88,10 @@ void store_partial_path(const cb_store *st, const char *upload_id, char *out, si
 /* ---- nodes ---- */
 
 enum {
-	CB_NODE_META = 1,       /* store_node_get: also load meta */
+	CB_NODE_META = 1,       /* store_node_get, lists: also load meta */
 	CB_NAME_SUFFIX = 2,     /* create/update: on a taken name add " (2)"... */
+	CB_NODE_THUMB = 4,      /* update: n->thumb is a blob from blob_put(),
+				   or "" to remove the thumbnail */
 };
 
 /* Creates n in actor's space (n->owner is set to actor; with actor NULL
@@ -112,7 +114,11 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
  * parent, kind, mime, tags, anyone, and meta when n->meta is not NULL.
  * Server-owned fields (owner, size, md5, blob, original, thumb, created,
  * trashed) are kept from the stored node; modified is set. A rename into
- * a taken name is CB_ERR_EXISTS (or suffixed with CB_NAME_SUFFIX). */
+ * a taken name is CB_ERR_EXISTS (or suffixed with CB_NAME_SUFFIX).
+ * With CB_NODE_THUMB the thumbnail changes in the same transaction (one
+ * event): n->thumb names a blob fresh from blob_put(), which is charged
+ * to the node's owner (CB_ERR_QUOTA over quota; CB_ERR_EXISTS if it
+ * belongs to a node already), or is "" for none; the old one is dropped. */
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags);
 
 /* Moves a live node to the trash: it leaves the namespace. */
@@ -138,14 +144,15 @@ typedef int (*cb_node_visit)(const cb_node *n, void *ctx);
 /* Live nodes in owner's directory `parent`, by name. */
 cb_status store_list_children(cb_store *st, const char *actor, const char *owner,
 			      const char *parent, cb_node_visit visit, void *ctx);
-/* Every live node owned by `owner` (kind NULL = any kind). */
-cb_status store_list_owned(cb_store *st, const char *owner, const char *kind,
+/* Every live node owned by `owner` (kind NULL = any kind); flags
+ * CB_NODE_META loads each node's meta. */
+cb_status store_list_owned(cb_store *st, const char *owner, const char *kind, int flags,
 			   cb_node_visit visit, void *ctx);
 /* Live nodes shared with `user` by a grant (not public ones). */
-cb_status store_list_shared(cb_store *st, const char *user, const char *kind,
+cb_status store_list_shared(cb_store *st, const char *user, const char *kind, int flags,
 			    cb_node_visit visit, void *ctx);
 /* Trashed nodes owned by `owner` (kind NULL = any kind). */
-cb_status store_list_trash(cb_store *st, const char *owner, const char *kind,
+cb_status store_list_trash(cb_store *st, const char *owner, const char *kind, int flags,
 			   cb_node_visit visit, void *ctx);
 
 /* ---- access ---- */

@@ -521,7 +521,8 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 			snprintf(n.md5, sizeof(n.md5), "%s", md5);
 			n.size = size;
 			n.created = 0;
-			s = node_create_txn(t, st, info->owner, &n, 0);
+			s = node_create_txn(t, st, info->owner, &n,
+					    info->mode == CB_UPLOAD_KEEP_BOTH ? CB_NAME_SUFFIX : 0);
 		}
 		if (!s)
 			events_prepare(t, st, ev, CB_EV_CREATED, info->owner, n.id);
@@ -579,6 +580,31 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 	upload_free(up);
 	events_publish(st, &ev);
 	return CB_OK;
+}
+
+cb_status blob_put(cb_store *st, const void *data, size_t len, char id[CB_ID_LEN + 1])
+{
+	char partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	if (id_uuid4(id))
+		return CB_ERR_IO;
+	store_partial_path(st, id, partial, sizeof(partial));
+	store_blob_path(st, id, final_path, sizeof(final_path));
+	int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("blob: cannot create %s: %s", partial, strerror(errno));
+		return CB_ERR_IO;
+	}
+	bool ok = pwrite(fd, data, len, 0) == (ssize_t)len && !fdatasync(fd);
+	int err = errno;
+	close(fd);
+	if (!ok || rename(partial, final_path)) {
+		if (ok)
+			err = errno;
+		log_error("blob: cannot write %s: %s", final_path, strerror(err));
+		unlink(partial);
+		return errno_status(err);
+	}
+	return sync_dir(st, "blobs");
 }
 
 /* ---- closing ---- */
@@ -830,4 +856,14 @@ int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf,
 	while (r < 0 && errno == EINTR);
 	close(fd);
 	return r;
+}
+
+int64_t blob_size(cb_store *st, const char *blob_id)
+{
+	char path[CB_DATA_PATH_MAX];
+	struct stat sb;
+	if (!id_is_uuid(blob_id))
+		return -1;
+	store_blob_path(st, blob_id, path, sizeof(path));
+	return stat(path, &sb) ? -1 : (int64_t)sb.st_size;
 }

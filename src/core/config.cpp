@@ -69,6 +69,8 @@ static const key_def top_keys[] = {
 	KEY(cb_config, "revisions_keep", T_UINT, unsigned, revisions_keep, 0, 1000),
 	KEY(cb_config, "max_connections", T_UINT, unsigned, max_connections, 1, 100000),
 	KEY(cb_config, "send_queue_max", T_SIZE, uint64_t, send_queue_max, 4 << 10, 0),
+	KEY(cb_config, "max_message_size", T_SIZE, uint64_t, max_message_size, 4 << 10, 1ull << 30),
+	KEY(cb_config, "thumbnail_max", T_SIZE, uint64_t, thumbnail_max, 0, 64ull << 20),
 	KEY(cb_config, "idle_timeout", T_DUR, int64_t, idle_timeout, 1, DUR_MAX),
 	KEY(cb_config, "http_timeout", T_DUR, int64_t, http_timeout, 1, DUR_MAX),
 	KEY(cb_config, "meta_max_size", T_SIZE, uint64_t, meta_max_size, 1 << 20, 0),
@@ -421,6 +423,8 @@ void config_defaults(cb_config *cfg)
 	cfg->revisions_keep = 5;
 	cfg->max_connections = 1000;
 	cfg->send_queue_max = 1 << 20;
+	cfg->max_message_size = 1 << 20;
+	cfg->thumbnail_max = 256 << 10;
 	cfg->idle_timeout = 300;
 	cfg->http_timeout = 30;
 	cfg->meta_max_size = 256 << 20;

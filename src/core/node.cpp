@@ -10,6 +10,7 @@
  * revisions can be made within one millisecond. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sha2.h>
 
 #include "cubby/clock.h"
@@ -341,10 +342,31 @@ cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int fla
 	return s;
 }
 
+/* Registers n->thumb (a blob fresh from blob_put, or "") as n's
+ * thumbnail, charged to n's owner, and queues the old one for deletion. */
+static cb_status thumb_swap(MDB_txn *t, cb_store *st, const cb_node *n, const char *old_thumb,
+			    id_list *gc)
+{
+	cb_status s;
+	if (n->thumb[0]) {
+		char path[CB_DATA_PATH_MAX];
+		struct stat sb;
+		store_blob_path(st, n->thumb, path, sizeof(path));
+		if (!id_is_uuid(n->thumb) || stat(path, &sb))
+			return CB_ERR_NOTFOUND;
+		if (st->cfg->quota && usage_get(t, st, n->owner) + (uint64_t)sb.st_size > st->cfg->quota)
+			return CB_ERR_QUOTA;
+		if ((s = blob_ref_add(t, st, n->thumb, n->owner, n->id, (uint64_t)sb.st_size)))
+			return s;
+	}
+	return old_thumb[0] ? blob_ref_drop(t, st, old_thumb, gc) : CB_OK;
+}
+
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
 {
 	store_txn txn;
 	ev_pending ev;
+	id_list gc;
 	cb_node old;
 	node_init(&old);
 	cb_status s = txn.begin(st, true);
@@ -366,7 +388,10 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	memcpy(n->md5, old.md5, sizeof(n->md5));
 	memcpy(n->blob, old.blob, sizeof(n->blob));
 	memcpy(n->original, old.original, sizeof(n->original));
-	memcpy(n->thumb, old.thumb, sizeof(n->thumb));
+	if (!(flags & CB_NODE_THUMB))
+		memcpy(n->thumb, old.thumb, sizeof(n->thumb));
+	else if ((s = thumb_swap(txn.t, st, n, old.thumb, &gc)))
+		goto out;
 	n->size = old.size;
 	n->created = old.created;
 	n->trashed = old.trashed;
@@ -379,8 +404,10 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	}
 	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n)))) {
 		events_prepare(txn.t, st, &ev, CB_EV_UPDATED, actor, n->id);
-		if (!(s = txn.commit()))
+		if (!(s = txn.commit())) {
+			blobs_unlink(st, &gc);
 			events_publish(st, &ev);
+		}
 	}
 out:
 	node_clear(&old);
@@ -616,6 +643,7 @@ struct list_ctx {
 	const char *actor;
 	const char *kind;
 	bool trashed;
+	int flags; /* CB_NODE_META */
 	cb_node_visit visit;
 	void *ctx;
 	cb_status s;
@@ -631,7 +659,7 @@ static int list_one(list_ctx *lc, const void *id, size_t idlen)
 	idz[idlen] = 0;
 	node_init(&n);
 	int stop = 0;
-	lc->s = node_load_txn(lc->t, lc->st, idz, &n, 0);
+	lc->s = node_load_txn(lc->t, lc->st, idz, &n, lc->flags);
 	if (lc->s == CB_ERR_NOTFOUND) {
 		lc->s = CB_OK; /* an index entry without its node: skip it */
 	} else if (lc->s) {
@@ -669,28 +697,28 @@ cb_status store_list_children(cb_store *st, const char *actor, const char *owner
 	if (strlen(owner) > CB_ID_LEN || path_normalize(parent, strlen(parent), norm, sizeof(norm)))
 		return CB_ERR_INVAL;
 	return list_index(st, st->names, key, dir_prefix(key, owner, norm), false,
-			  {NULL, NULL, actor, NULL, false, visit, ctx, CB_OK});
+			  {NULL, NULL, actor, NULL, false, 0, visit, ctx, CB_OK});
 }
 
-cb_status store_list_owned(cb_store *st, const char *owner, const char *kind,
+cb_status store_list_owned(cb_store *st, const char *owner, const char *kind, int flags,
 			   cb_node_visit visit, void *ctx)
 {
 	return list_index(st, st->names, owner, strlen(owner) + 1, false,
-			  {NULL, NULL, NULL, kind, false, visit, ctx, CB_OK});
+			  {NULL, NULL, NULL, kind, false, flags, visit, ctx, CB_OK});
 }
 
-cb_status store_list_trash(cb_store *st, const char *owner, const char *kind,
+cb_status store_list_trash(cb_store *st, const char *owner, const char *kind, int flags,
 			   cb_node_visit visit, void *ctx)
 {
 	return list_index(st, st->trash, owner, strlen(owner) + 1, true,
-			  {NULL, NULL, NULL, kind, true, visit, ctx, CB_OK});
+			  {NULL, NULL, NULL, kind, true, flags, visit, ctx, CB_OK});
 }
 
-cb_status store_list_shared(cb_store *st, const char *user, const char *kind,
+cb_status store_list_shared(cb_store *st, const char *user, const char *kind, int flags,
 			    cb_node_visit visit, void *ctx)
 {
 	return list_index(st, st->grants_by_user, user, strlen(user) + 1, true,
-			  {NULL, NULL, user, kind, false, visit, ctx, CB_OK});
+			  {NULL, NULL, user, kind, false, flags, visit, ctx, CB_OK});
 }
 
 cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,

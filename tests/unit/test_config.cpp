@@ -125,6 +125,8 @@ static const struct {
 	{"revisions_keep", "0"},
 	{"max_connections", "1"},
 	{"send_queue_max", "4K"},
+	{"max_message_size", "4K"},
+	{"thumbnail_max", "0"},
 	{"idle_timeout", "1"},
 	{"http_timeout", "1"},
 	{"meta_max_size", "1G"},
@@ -156,6 +158,8 @@ static void test_defaults(void **)
 	assert_int_equal(cfg.partial_ttl, 86400);
 	assert_int_equal(cfg.checkpoint_bytes, 4 << 20);
 	assert_int_equal(cfg.send_queue_max, 1 << 20);
+	assert_int_equal(cfg.max_message_size, 1 << 20);
+	assert_int_equal(cfg.thumbnail_max, 256 << 10);
 	assert_int_equal(cfg.revisions_keep, 5);
 	assert_int_equal(cfg.max_connections, 1000);
 	assert_int_equal(cfg.idle_timeout, 300);

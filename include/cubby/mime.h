@@ -1,0 +1,18 @@
+/* mime.h: content types, from a file's name and from its first bytes.
+ * The name decides what a file is stored as; the first bytes decide
+ * whether content really is what a client claims (an image that may serve
+ * as a thumbnail, a profile that allows only certain types). */
+#pragma once
+#include <stddef.h>
+
+#define CB_MIME_DEFAULT "application/octet-stream"
+
+/* The type of a file named `name` by its extension (any case), or
+ * CB_MIME_DEFAULT when the extension is unknown or missing. */
+const char *mime_from_name(const char *name);
+
+/* The type the first bytes of content show (PNG, JPEG, GIF, WebP,
+ * PDF, ZIP, gzip), or NULL when they show none of these. `len` may be
+ * less than the content: MIME_SNIFF_BYTES are enough. */
+#define MIME_SNIFF_BYTES 16
+const char *mime_sniff(const void *data, size_t len);
