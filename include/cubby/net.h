@@ -82,11 +82,15 @@ struct cb_endpoint {
 	int (*on_writable)(cb_conn *c);
 	/* CB_WS / CB_RAW, when the conn_timer() set is due. */
 	int (*on_timer)(cb_conn *c);
+	/* CB_WS / CB_RAW: the server is stopping. A last message may be
+	 * queued; the connection is then closed (WebSocket: 1001 "server
+	 * shutting down", unless the handler closed it otherwise). */
+	void (*on_shutdown)(cb_conn *c);
 };
 
 /* A table entry for a plain HTTP request handled by one function. */
 #define CB_HTTP_ROUTE(methods, path, flags, fn) \
-	{CB_HTTP, methods, path, flags, 0, fn, NULL, NULL, NULL, NULL, NULL}
+	{CB_HTTP, methods, path, flags, 0, fn, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* ---- the server ---- */
 
@@ -141,6 +145,24 @@ void conn_close(cb_conn *c, int code, const char *reason);
 void conn_want_writable(cb_conn *c);
 /* on_timer in ms milliseconds (again: re-armed; a negative ms cancels). */
 void conn_timer(cb_conn *c, int64_t ms);
+
+/* ---- assembling WebSocket messages ---- */
+
+/* A text message put together from the pieces on_receive gets, up to a
+ * limit: what is over it is not kept, so a client cannot grow the
+ * server's memory by sending one huge message. Zero it to start. */
+struct cb_message {
+	char *data;    /* the message, NUL-terminated, once msg_add() says so */
+	size_t len;
+	size_t cap;
+	bool too_big;  /* it was over the limit: data holds nothing of use */
+};
+/* Adds one piece (with on_receive's flags). 1: the message is complete
+ * (check too_big), 0: more to come, -1: out of memory. */
+int msg_add(cb_message *m, const void *piece, size_t len, unsigned flags, size_t max);
+/* Forgets the message, ready for the next (a large buffer is freed). */
+void msg_reset(cb_message *m);
+void msg_free(cb_message *m);
 
 /* ---- HTTP answers (CB_HTTP) ---- */
 

@@ -12,7 +12,7 @@
 #include "cubby/log.h"
 #include "net_internal.h"
 
-#define WS_RX_BUFFER 4096       /* per WebSocket: idle connections stay small */
+#define WS_RX_BUFFER 65536      /* per WebSocket: the most lws reads at a time */
 #define SERVICE_BUFFER 65536    /* per loop: bigger reads, bigger RX pieces */
 #define HEADER_SPACE 16384      /* per request being parsed: long tokens, cookies */
 #define HEADER_POOL 128         /* requests parsed at once: 2 MiB of header space */
@@ -258,6 +258,8 @@ cb_server *server_create(const cb_config *cfg, cb_store *st, const cb_endpoint *
 static int close_going_away(lws_dll2_t *d, void *)
 {
 	cb_conn *c = lws_container_of(d, cb_conn, link);
+	if (c->ep && c->ep->on_shutdown && !c->close_code)
+		c->ep->on_shutdown(c);
 	conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	return 0;
 }

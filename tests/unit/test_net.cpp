@@ -195,13 +195,13 @@ static int tick_timer(cb_conn *c)
 
 static const cb_endpoint test_endpoints[] = {
 	{CB_WS, 0, "/stream", 0, sizeof(stream_state), NULL, NULL, stream_receive, NULL,
-	 stream_writable, NULL},
-	{CB_WS, 0, "/tick", 0, sizeof(int), NULL, tick_open, NULL, NULL, NULL, tick_timer},
-	{CB_WS, 0, "/live", CB_NEED_USER, sizeof(live_state), NULL, live_open, live_receive, live_close, NULL, NULL},
-	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL, NULL, NULL},
-	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed, NULL, NULL},
-	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed, NULL, NULL},
-	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed, NULL, NULL},
+	 stream_writable, NULL, NULL},
+	{CB_WS, 0, "/tick", 0, sizeof(int), NULL, tick_open, NULL, NULL, NULL, tick_timer, NULL},
+	{CB_WS, 0, "/live", CB_NEED_USER, sizeof(live_state), NULL, live_open, live_receive, live_close, NULL, NULL, NULL},
+	{CB_WS, 0, "/private", CB_NEED_USER, 0, NULL, private_open, NULL, NULL, NULL, NULL, NULL},
+	{CB_WS, 0, "/flood", 0, 0, NULL, NULL, flood_receive, note_closed, NULL, NULL, NULL},
+	{CB_WS, 0, "/echo", 0, sizeof(echo_state), NULL, NULL, echo_receive, note_closed, NULL, NULL, NULL},
+	{CB_RAW, 0, NULL, 0, 0, NULL, raw_open, raw_receive, note_closed, NULL, NULL, NULL},
 	{},
 };
 static const cb_endpoint *const test_tables[] = {test_endpoints, NULL};
