@@ -15,12 +15,16 @@
 #include "cubby/log.h"
 #include "cubby/net.h"
 #include "cubby/store.h"
+#include "cubby/ws_api.h"
+#include "cubby/ws_upload.h"
 
 #define EXIT_USAGE 2 /* bad command line or configuration */
 
 /* Every endpoint cubbyd serves: one table per protocol module. */
 static const cb_endpoint *const endpoint_tables[] = {
 	account_endpoints,
+	ws_api_endpoints,
+	ws_upload_endpoints,
 	NULL,
 };
 
