@@ -5,6 +5,8 @@
 #   make check      dependencies, every test (unit, and integration against
 #                   the real cubbyd), then all again under AddressSanitizer
 #                   and UndefinedBehaviorSanitizer
+#   make bench      throughput scenarios against a fresh cubbyd (BENCH_QUICK=1:
+#                   a smaller file), each beside a reference from the same run
 #   make install    PREFIX=/usr/local DESTDIR= : stripped binary, config, docs
 #   make clean
 #
@@ -51,7 +53,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.cpp)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.cpp=$(B)/tests/%)
 TEST_LIBS  = $(shell pkg-config --libs cmocka openssl)
 
-.PHONY: all deps run check check-plain check-san tests unit install clean
+.PHONY: all deps run check check-plain check-san tests unit bench install clean
 
 all: $(B)/cubbyd
 
@@ -97,6 +99,17 @@ check-san:
 		sh tests/run.sh build/asan
 
 tests: $(B)/cubbyd $(UNIT_BIN) $(INTEG_BIN)
+
+# The bench clients link the test clients (tests/support).
+BENCH_SRC := $(wildcard bench/*.cpp)
+BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(B)/bench/%)
+$(B)/bench/%: bench/%.cpp $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT=-O2 B=build/bench-build $(addprefix build/bench-build/,cubbyd $(BENCH_BIN:$(B)/%=%))
+	@sh bench/run.sh build/bench-build
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/cubby $(DESTDIR)$(DOCDIR)
