@@ -38,7 +38,10 @@ int txq_push(cb_conn *c, tx_kind kind, const void *data, size_t len)
 {
 	if (c->close_code < 0)
 		return -1; /* being dropped */
-	if (c->transport != CB_HTTP && c->tx_bytes + len > c->srv->cfg->send_queue_max) {
+	/* One message is always taken, however large (a long list): the
+	 * cap is on what piles up behind it. */
+	if (c->transport != CB_HTTP && c->tx_bytes &&
+	    c->tx_bytes + len > c->srv->cfg->send_queue_max) {
 		/* It does not read: a close frame would not get through
 		 * either, so drop the connection. */
 		log_warn("%s: client %s does not read, %zu bytes queued: disconnected",
