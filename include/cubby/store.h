@@ -118,7 +118,9 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
  * With CB_NODE_THUMB the thumbnail changes in the same transaction (one
  * event): n->thumb names a blob fresh from blob_put(), which is charged
  * to the node's owner (CB_ERR_QUOTA over quota; CB_ERR_EXISTS if it
- * belongs to a node already), or is "" for none; the old one is dropped. */
+ * belongs to another node already), or is "" for none; the old one is
+ * dropped (before the quota check: a user at the quota can swap). The
+ * node's own thumbnail again changes nothing. */
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags);
 
 /* Moves a live node to the trash: it leaves the namespace. */

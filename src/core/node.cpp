@@ -347,8 +347,11 @@ cb_status store_node_create(cb_store *st, const char *actor, cb_node *n, int fla
 static cb_status thumb_swap(MDB_txn *t, cb_store *st, const cb_node *n, const char *old_thumb,
 			    id_list *gc)
 {
-	cb_status s;
-	if (n->thumb[0]) {
+	if (!strcmp(n->thumb, old_thumb))
+		return CB_OK; /* the same one again: nothing changes */
+	/* the old one goes first, so that a user at the quota can swap */
+	cb_status s = old_thumb[0] ? blob_ref_drop(t, st, old_thumb, gc) : CB_OK;
+	if (!s && n->thumb[0]) {
 		char path[CB_DATA_PATH_MAX];
 		struct stat sb;
 		store_blob_path(st, n->thumb, path, sizeof(path));
@@ -356,10 +359,9 @@ static cb_status thumb_swap(MDB_txn *t, cb_store *st, const cb_node *n, const ch
 			return CB_ERR_NOTFOUND;
 		if (st->cfg->quota && usage_get(t, st, n->owner) + (uint64_t)sb.st_size > st->cfg->quota)
 			return CB_ERR_QUOTA;
-		if ((s = blob_ref_add(t, st, n->thumb, n->owner, n->id, (uint64_t)sb.st_size)))
-			return s;
+		s = blob_ref_add(t, st, n->thumb, n->owner, n->id, (uint64_t)sb.st_size);
 	}
-	return old_thumb[0] ? blob_ref_drop(t, st, old_thumb, gc) : CB_OK;
+	return s;
 }
 
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)

@@ -28,7 +28,8 @@ int msg_add(cb_message *m, const void *piece, size_t len, unsigned flags, size_t
 			m->data = d;
 			m->cap = cap;
 		}
-		memcpy(m->data + m->len, piece, len);
+		if (len)
+			memcpy(m->data + m->len, piece, len);
 		m->len += len;
 		m->data[m->len] = 0;
 	}

@@ -1,7 +1,8 @@
 /* test_blob.cpp: uploads on a real LMDB store and real files: write,
  * checkpoint, complete; every refusal; a crash (a child process killed
  * mid-upload) and resume; a crash between rename and commit; orphans;
- * expiry; quota and free space; offsets past 4 GiB. */
+ * expiry; quota and free space; offsets past 4 GiB; keep-both uploads;
+ * blob_put() and blob_size(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,13 +87,19 @@ static void file_target(cb_node *n, const char *parent, const char *name)
 	snprintf(n->mime, sizeof(n->mime), "application/octet-stream");
 }
 
-static cb_status begin(fixture *f, const char *name, int64_t size, cb_upload **up)
+static cb_status begin_mode(fixture *f, cb_upload_mode mode, const char *name, int64_t size,
+			    cb_upload **up)
 {
 	cb_node t;
 	file_target(&t, "docs", name);
-	cb_status s = blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, size, up);
+	cb_status s = blob_begin(f->st, f->user, &t, mode, size, up);
 	node_clear(&t);
 	return s;
+}
+
+static cb_status begin(fixture *f, const char *name, int64_t size, cb_upload **up)
+{
+	return begin_mode(f, CB_UPLOAD_CREATE, name, size, up);
 }
 
 /* Writes data[from, to) in chunks of `chunk`. */
@@ -780,6 +787,220 @@ static void test_owner_deleted_mid_upload(void **state)
 	blob_abort(up);
 }
 
+/* ---- keep-both uploads, blob_put, blob_size ---- */
+
+/* Writes all of data into up and completes it; the node into out. */
+static void finish(cb_upload *up, const uint8_t *data, size_t len, cb_node *out)
+{
+	write_range(up, data, 0, len, 4096);
+	node_init(out);
+	assert_int_equal(blob_complete(up, NULL, out), CB_OK);
+}
+
+/* The live node named docs/name has content blob_id. */
+static void assert_named(fixture *f, const char *name, const char *blob_id)
+{
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_find(f->st, f->user, f->user, "docs", name, &n), CB_OK);
+	assert_string_equal(n.blob, blob_id);
+	node_clear(&n);
+}
+
+/* A taken name does not stop a keep-both upload: the new node gets the
+ * next free "name (N).ext", the one there keeps its name and content. */
+static void test_keep_both_taken_name(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *v1 = make_data(100, 21), *v2 = make_data(200, 22), *v3 = make_data(300, 23);
+	cb_upload *up;
+	cb_node first, second, third;
+	assert_int_equal(begin(f, "report.pdf", 100, &up), CB_OK);
+	finish(up, v1, 100, &first);
+
+	assert_int_equal(begin(f, "report.pdf", 200, &up), CB_ERR_EXISTS);
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "report.pdf", 200, &up), CB_OK);
+	finish(up, v2, 200, &second);
+	assert_string_equal(second.name, "report (2).pdf");
+	assert_string_equal(second.parent, "docs");
+	assert_int_equal(second.size, 200);
+	assert_string_not_equal(second.id, first.id);
+	assert_blob_equals(f, second.blob, v2, 200);
+
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "report.pdf", 300, &up), CB_OK);
+	finish(up, v3, 300, &third);
+	assert_string_equal(third.name, "report (3).pdf");
+	assert_blob_equals(f, third.blob, v3, 300);
+
+	assert_named(f, "report.pdf", first.blob);
+	assert_named(f, "report (2).pdf", second.blob);
+	assert_named(f, "report (3).pdf", third.blob);
+	assert_blob_equals(f, first.blob, v1, 100);
+	assert_int_equal(store_usage(f->st, f->user), 600);
+	node_clear(&first);
+	node_clear(&second);
+	node_clear(&third);
+	free(v1);
+	free(v2);
+	free(v3);
+}
+
+/* The name is decided when the upload completes: free then, it is kept
+ * as it is, whatever it was when the upload began; taken then, it gets a
+ * suffix. */
+static void test_keep_both_name_at_completion(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(50, 24);
+	cb_upload *up, *late;
+	cb_node n, taken, kept;
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "fresh.txt", 50, &up), CB_OK);
+	finish(up, data, 50, &n);
+	assert_string_equal(n.name, "fresh.txt");
+	node_clear(&n);
+
+	/* taken when it began, free again by the end */
+	assert_int_equal(begin(f, "gone.txt", 0, &up), CB_OK);
+	finish(up, data, 0, &taken);
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "gone.txt", 50, &late), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->user, taken.id), CB_OK);
+	finish(late, data, 50, &n);
+	assert_string_equal(n.name, "gone.txt");
+	node_clear(&n);
+
+	/* free when it began, taken by the end */
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "race.txt", 50, &late), CB_OK);
+	assert_int_equal(begin(f, "race.txt", 10, &up), CB_OK);
+	finish(up, data, 10, &kept);
+	finish(late, data, 50, &n);
+	assert_string_equal(n.name, "race (2).txt");
+	assert_named(f, "race.txt", kept.blob);
+	assert_named(f, "race (2).txt", n.blob);
+	node_clear(&n);
+	node_clear(&kept);
+	node_clear(&taken);
+	free(data);
+}
+
+/* Recovery finishing a keep-both upload (crash between rename and commit)
+ * picks a free name just as completion does. */
+static void test_keep_both_recovered(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(1234, 25);
+	cb_upload *up;
+	cb_node there;
+	assert_int_equal(begin(f, "photo.jpg", 10, &up), CB_OK);
+	finish(up, data, 10, &there);
+	assert_int_equal(begin_mode(f, CB_UPLOAD_KEEP_BOTH, "photo.jpg", 1234, &up), CB_OK);
+	char id[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	write_range(up, data, 0, 1234, 1000);
+	blob_close(up);
+	store_partial_path(f->st, id, partial, sizeof(partial));
+	store_blob_path(f->st, id, final_path, sizeof(final_path));
+	assert_int_equal(rename(partial, final_path), 0);
+
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	assert_int_equal(count_uploads(f), 0);
+	assert_named(f, "photo.jpg", there.blob);
+	assert_named(f, "photo (2).jpg", id);
+	assert_blob_equals(f, id, data, 1234);
+	node_clear(&there);
+	free(data);
+}
+
+static void test_blob_put(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(3000, 26);
+	char id[CB_ID_LEN + 1], id2[CB_ID_LEN + 1], path[CB_DATA_PATH_MAX];
+	assert_int_equal(blob_put(f->st, data, 3000, id), CB_OK);
+	assert_true(id_is_uuid(id));
+	store_blob_path(f->st, id, path, sizeof(path));
+	assert_true(exists(path));
+	store_partial_path(f->st, id, path, sizeof(path));
+	assert_false(exists(path));
+	assert_int_equal(blob_size(f->st, id), 3000);
+	assert_blob_equals(f, id, data, 3000);
+	uint8_t tail[10];
+	assert_int_equal(blob_read(f->st, id, 2990, tail, sizeof(tail)), 10);
+	assert_memory_equal(tail, data + 2990, 10);
+
+	/* every put is a new blob; an empty one is fine */
+	assert_int_equal(blob_put(f->st, data, 0, id2), CB_OK);
+	assert_string_not_equal(id2, id);
+	assert_int_equal(blob_size(f->st, id2), 0);
+	/* belonging to no node, it is no one's usage and no upload */
+	assert_int_equal(store_usage(f->st, f->user), 0);
+	assert_int_equal(count_uploads(f), 0);
+	free(data);
+}
+
+/* A blob_put blob no node took is gone after the next start's recovery;
+ * one taken as a thumbnail stays. */
+static void test_blob_put_unclaimed_removed(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(500, 27);
+	char unclaimed[CB_ID_LEN + 1], thumb[CB_ID_LEN + 1], path[CB_DATA_PATH_MAX];
+	cb_upload *up;
+	cb_node n;
+	assert_int_equal(begin(f, "pic.png", 500, &up), CB_OK);
+	finish(up, data, 500, &n);
+	assert_int_equal(blob_put(f->st, data, 100, unclaimed), CB_OK);
+	assert_int_equal(blob_put(f->st, data, 200, thumb), CB_OK);
+	snprintf(n.thumb, sizeof(n.thumb), "%s", thumb);
+	assert_int_equal(store_node_update(f->st, f->user, &n, CB_NODE_THUMB), CB_OK);
+	node_clear(&n);
+
+	/* nothing happens to it while the store runs */
+	assert_int_equal(blob_size(f->st, unclaimed), 100);
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	store_blob_path(f->st, unclaimed, path, sizeof(path));
+	assert_false(exists(path));
+	assert_int_equal(blob_size(f->st, unclaimed), -1);
+	assert_int_equal(blob_size(f->st, thumb), 200);
+	assert_blob_equals(f, thumb, data, 200);
+	assert_int_equal(store_usage(f->st, f->user), 700);
+	free(data);
+}
+
+static void test_blob_size(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(777, 28);
+	cb_upload *up;
+	cb_node n;
+	assert_int_equal(begin(f, "sized.bin", 777, &up), CB_OK);
+	finish(up, data, 777, &n);
+	assert_int_equal(blob_size(f->st, n.blob), 777);
+
+	/* an upload in progress is no blob yet */
+	assert_int_equal(begin(f, "pending.bin", 10, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, data, 5), CB_OK);
+	assert_int_equal(blob_size(f->st, blob_info(up)->id), -1);
+	blob_abort(up);
+
+	/* unknown and malformed ids; the one as long as an id names a file
+	 * that exists: the database */
+	char unknown[CB_ID_LEN + 1];
+	id_uuid4(unknown);
+	const char *traversal = "././././././././././../meta/data.mdb";
+	char path[CB_DATA_PATH_MAX];
+	store_blob_path(f->st, traversal, path, sizeof(path));
+	assert_int_equal(strlen(traversal), CB_ID_LEN);
+	assert_true(exists(path));
+	const char *bad[] = {unknown, "", "meta", "..", "../meta/data.mdb", traversal,
+			     "0123456789012345678901234567890123456"};
+	for (const char *id : bad)
+		assert_int_equal(blob_size(f->st, id), -1);
+	node_clear(&n);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +1025,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quota_charged_to_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_unknown_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_deleted_mid_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_both_taken_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_both_name_at_completion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_both_recovered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_put, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_put_unclaimed_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_size, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("blob", tests, NULL, NULL);
 }

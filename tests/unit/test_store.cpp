@@ -20,8 +20,10 @@ extern "C" {
 #include <unistd.h>
 
 #include "cubby/auth.h"
+#include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
+#include "cubby/events.h"
 #include "cubby/ids.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h" /* only for the schema test */
@@ -257,6 +259,109 @@ static void content(fx *f, const char *actor, const char *id, size_t size, char 
 	fake_md5(md5c, md5);
 	assert_int_equal(store_node_set_content(f->st, actor, id, blob, size, md5, patch),
 			 CB_OK);
+}
+
+/* A thumbnail of `size` bytes from blob_put(); its id out. */
+static void put_thumb(fx *f, char id[CB_ID_LEN + 1], size_t size)
+{
+	char *data = (char *)malloc(size ? size : 1);
+	assert_non_null(data);
+	memset(data, 't', size);
+	assert_int_equal(blob_put(f->st, data, size, id), CB_OK);
+	free(data);
+}
+
+/* store_node_update() of node id by actor with n->thumb = thumb and
+ * `flags`, renaming it too when name is not NULL. */
+static cb_status update_thumb(fx *f, const char *actor, const char *id, const char *thumb,
+			      int flags = CB_NODE_THUMB, const char *name = NULL)
+{
+	cb_node n;
+	load(f, id, &n);
+	snprintf(n.thumb, sizeof(n.thumb), "%s", thumb);
+	if (name)
+		snprintf(n.name, sizeof(n.name), "%s", name);
+	cb_status s = store_node_update(f->st, actor, &n, flags);
+	node_clear(&n);
+	return s;
+}
+
+static void assert_thumb(fx *f, const char *id, const char *want)
+{
+	cb_node n;
+	load(f, id, &n);
+	assert_string_equal(n.thumb, want);
+	node_clear(&n);
+}
+
+/* Counts the events the server hears (a subscriber with user NULL gets
+ * every one) and keeps the last one's node name and thumbnail. */
+struct ev_count {
+	cb_subscriber sub;
+	int total;
+	int ops[CB_EV_COUNT];
+	char name[CB_NAME_MAX + 1];
+	char thumb[CB_ID_LEN + 1];
+};
+
+static void count_event(const cb_event *ev, const char *, void *ctx)
+{
+	ev_count *c = (ev_count *)ctx;
+	c->total++;
+	c->ops[ev->op]++;
+	snprintf(c->name, sizeof(c->name), "%s", ev->node->name);
+	snprintf(c->thumb, sizeof(c->thumb), "%s", ev->node->thumb);
+}
+
+static void ev_count_start(fx *f, ev_count *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sub.fn = count_event;
+	c->sub.ctx = c;
+	events_subscribe(f->st, &c->sub);
+}
+
+/* Node meta as the lists deliver it: {"n": N} gives N, none -1. */
+struct mseen {
+	int n;
+	char ids[8][CB_ID_LEN + 1];
+	int meta_n[8];
+};
+
+static int collect_meta(const cb_node *n, void *ctx)
+{
+	mseen *s = (mseen *)ctx;
+	if (s->n < 8) {
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", n->id);
+		const cJSON *v = n->meta ? cJSON_GetObjectItemCaseSensitive(n->meta, "n") : NULL;
+		s->meta_n[s->n] = v ? v->valueint : -1;
+	}
+	s->n++;
+	return 0;
+}
+
+/* The meta N listed for id; -2 when id was not listed. */
+static int mseen_meta(const mseen *s, const char *id)
+{
+	for (int i = 0; i < s->n && i < 8; i++)
+		if (!strcmp(s->ids[i], id))
+			return s->meta_n[i];
+	return -2;
+}
+
+/* Creates owner's node with meta {"n": meta_n} (none when meta_n < 0). */
+static void mk_meta(fx *f, const char *owner, const char *name, const char *kind, int meta_n,
+		    char id[CB_ID_LEN + 1])
+{
+	cb_node n;
+	node_fill(&n, "", name, kind);
+	if (meta_n >= 0) {
+		n.meta = cJSON_CreateObject();
+		cJSON_AddNumberToObject(n.meta, "n", meta_n);
+	}
+	assert_int_equal(store_node_create(f->st, owner, &n, 0), CB_OK);
+	snprintf(id, CB_ID_LEN + 1, "%s", n.id);
+	node_clear(&n);
 }
 
 static const cb_access all_access[] = {
@@ -623,10 +728,10 @@ static void test_update_keeps_server_fields(void **state)
 	node_clear(&g);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(store_usage(f->st, f->alice), 5);
 	assert_int_equal(store_usage(f->st, f->bob), 0);
@@ -771,11 +876,11 @@ static void test_trash_leaves_namespace(void **state)
 
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], id);
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_false(seen_has(&s, id));
 	seen_reset(&s);
 	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
@@ -785,7 +890,7 @@ static void test_trash_leaves_namespace(void **state)
 	mk(f, f->alice, "docs", "r.txt", NULL, again);
 	assert_string_not_equal(again, id);
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], again);
 
@@ -793,7 +898,7 @@ static void test_trash_leaves_namespace(void **state)
 	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_ERR_STATE);
 	assert_int_equal(store_node_trash(f->st, f->alice, again), CB_OK);
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 2);
 	assert_true(seen_has(&s, id));
 	assert_true(seen_has(&s, again));
@@ -836,7 +941,7 @@ static void test_recover_in_place(void **state)
 
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	seen_reset(&s);
 	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "docs", collect, &s), CB_OK);
@@ -911,10 +1016,10 @@ static void test_purge(void **state)
 
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	seen_reset(&s);
 	assert_int_equal(store_list_children(f->st, f->alice, f->alice, "p", collect, &s), CB_OK);
@@ -966,7 +1071,7 @@ static void test_name_other_parent_or_owner(void **state)
 	mk(f, f->bob, "docs", "a.txt", NULL, id);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 5);
 }
 
@@ -1037,7 +1142,7 @@ static void test_name_invalid(void **state)
 	}
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	/* The longest name that fits, and some that look odd but are fine. */
@@ -1089,7 +1194,7 @@ static void test_parent_invalid(void **state)
 	}
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 }
 
@@ -1323,43 +1428,43 @@ static void test_list_owned_kinds(void **state)
 
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 4);
 	assert_true(seen_has(&s, p1) && seen_has(&s, f1) && seen_has(&s, f2) && seen_has(&s, v));
 
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, "project", collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, "project", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], p1);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, "file", collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, "file", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 2);
 	assert_true(seen_has(&s, f1) && seen_has(&s, f2));
 
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, "Vendor#Kind", collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, "Vendor#Kind", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], v);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, "space", collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, "space", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, "project", collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, "project", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], p2);
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, "file", collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, "file", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], p3);
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->carol, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->carol, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 }
 
@@ -1386,13 +1491,66 @@ static void test_visit_stops_early(void **state)
 
 	seen_reset(&s);
 	s.stop_after = 1;
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 
 	seen_reset(&s);
 	s.stop_after = 1;
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
+}
+
+/* CB_NODE_META loads each listed node's meta; without it meta is NULL. */
+static void test_list_flags_meta(void **state)
+{
+	fx *f = (fx *)*state;
+	char proj[CB_ID_LEN + 1], file[CB_ID_LEN + 1], plain[CB_ID_LEN + 1];
+	char tr[CB_ID_LEN + 1], shared[CB_ID_LEN + 1];
+	mk_meta(f, f->alice, "proj", "project", 1, proj);
+	mk_meta(f, f->alice, "file", NULL, 2, file);
+	mk_meta(f, f->alice, "plain", NULL, -1, plain);
+	mk_meta(f, f->alice, "trashed", NULL, 3, tr);
+	mk_meta(f, f->carol, "shared", "project", 4, shared);
+	assert_int_equal(store_node_trash(f->st, f->alice, tr), CB_OK);
+	assert_int_equal(store_grant(f->st, f->carol, shared, f->bob, CB_ROLE_READER), CB_OK);
+
+	mseen s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, CB_NODE_META, collect_meta, &s),
+			 CB_OK);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(mseen_meta(&s, proj), 1);
+	assert_int_equal(mseen_meta(&s, file), 2);
+	assert_int_equal(mseen_meta(&s, plain), -1); /* none to load */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect_meta, &s), CB_OK);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(mseen_meta(&s, proj), -1);
+	assert_int_equal(mseen_meta(&s, file), -1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_owned(f->st, f->alice, "project", CB_NODE_META, collect_meta,
+					  &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(mseen_meta(&s, proj), 1);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, CB_NODE_META, collect_meta, &s),
+			 CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(mseen_meta(&s, tr), 3);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect_meta, &s), CB_OK);
+	assert_int_equal(mseen_meta(&s, tr), -1);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, CB_NODE_META, collect_meta, &s),
+			 CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(mseen_meta(&s, shared), 4);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_shared(f->st, f->bob, "project", 0, collect_meta, &s), CB_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(mseen_meta(&s, shared), -1);
 }
 
 /* ======================= access ======================= */
@@ -1664,7 +1822,7 @@ static void test_access_writer_grant(void **state)
 	node_clear(&g);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	/* Content by the writer counts against the owner. */
@@ -1702,7 +1860,7 @@ static void test_trashed_invisible_to_grantees(void **state)
 			 CB_ERR_NOTFOUND);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	/* Back from the trash, the grants hold again. */
@@ -1710,7 +1868,7 @@ static void test_trashed_invisible_to_grantees(void **state)
 	assert_int_equal(get_status(f, f->bob, id), CB_OK);
 	assert_int_equal(get_status(f, f->carol, id), CB_OK);
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 }
 
@@ -1777,7 +1935,7 @@ static void test_grant_add_change_remove(void **state)
 	assert_int_equal(get_status(f, f->bob, id), CB_ERR_NOTFOUND);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	/* The server may grant too. */
@@ -1858,33 +2016,33 @@ static void test_list_shared(void **state)
 
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 2);
 	assert_true(seen_has(&s, proj));
 	assert_true(seen_has(&s, file));
 
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, "project", collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, "project", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], proj);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, "file", collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, "file", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], file);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->carol, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->carol, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], other);
 
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	seen_reset(&s);
 	s.stop_after = 1;
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 }
 
@@ -1966,14 +2124,14 @@ static void test_purge_removes_grants(void **state)
 	assert_int_equal(store_node_purge(f->st, f->alice, a), CB_OK);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], b);
 
 	assert_int_equal(store_node_trash(f->st, f->alice, b), CB_OK);
 	assert_int_equal(store_node_purge(f->st, f->alice, b), CB_OK);
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 
 	/* No grant records are left behind for either node. */
@@ -2027,7 +2185,7 @@ static void test_reopen_keeps_grants(void **state)
 	node_clear(&n);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, "project", collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, "project", 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	gseen gs;
 	memset(&gs, 0, sizeof(gs));
@@ -2047,7 +2205,7 @@ static void test_purge_owner_drops_shares(void **state)
 	assert_int_equal(store_purge_owner(f->st, f->alice), CB_OK);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_shared(f->st, f->bob, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_shared(f->st, f->bob, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], b);
 }
@@ -2324,10 +2482,10 @@ static void test_purge_owner(void **state)
 	assert_int_equal(get_status(f, NULL, t), CB_ERR_NOTFOUND);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_owned(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_owned(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 0);
 	assert_false(blob_exists(f, ba));
 	assert_false(blob_exists(f, ba2));
@@ -2343,6 +2501,271 @@ static void test_purge_owner(void **state)
 	char again[CB_ID_LEN + 1];
 	mk(f, f->alice, "", "a", "project", again);
 	assert_int_equal(store_purge_owner(f->st, f->carol), CB_OK);
+}
+
+/* ======================= thumbnails ======================= */
+
+/* The thumbnail changes with the other fields in one transaction: one
+ * UPDATED event that shows both. */
+static void test_thumb_set_with_update(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], thumb[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	content(f, f->alice, id, 1000, 'a', blob);
+	put_thumb(f, thumb, 100);
+
+	ev_count ev;
+	ev_count_start(f, &ev);
+	assert_int_equal(update_thumb(f, f->alice, id, thumb, CB_NODE_THUMB, "pic2.png"), CB_OK);
+	events_unsubscribe(f->st, &ev.sub);
+	assert_int_equal(ev.total, 1);
+	assert_int_equal(ev.ops[CB_EV_UPDATED], 1);
+	assert_string_equal(ev.name, "pic2.png");
+	assert_string_equal(ev.thumb, thumb);
+
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "pic2.png");
+	assert_string_equal(g.thumb, thumb);
+	assert_string_equal(g.blob, blob);
+	assert_int_equal(g.size, 1000);
+	node_clear(&g);
+	assert_true(blob_exists(f, thumb));
+	assert_int_equal(blob_size(f->st, thumb), 100);
+	assert_int_equal(store_usage(f->st, f->alice), 1100);
+}
+
+/* A new thumbnail drops the old one (file and usage); "" removes it. */
+static void test_thumb_replace_and_remove(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], t1[CB_ID_LEN + 1], t2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	put_thumb(f, t1, 100);
+	assert_int_equal(update_thumb(f, f->alice, id, t1), CB_OK);
+	assert_int_equal(store_usage(f->st, f->alice), 100);
+
+	put_thumb(f, t2, 30);
+	ev_count ev;
+	ev_count_start(f, &ev);
+	assert_int_equal(update_thumb(f, f->alice, id, t2), CB_OK);
+	assert_int_equal(ev.total, 1);
+	assert_thumb(f, id, t2);
+	assert_false(blob_exists(f, t1));
+	assert_true(blob_exists(f, t2));
+	assert_int_equal(store_usage(f->st, f->alice), 30);
+
+	assert_int_equal(update_thumb(f, f->alice, id, ""), CB_OK);
+	events_unsubscribe(f->st, &ev.sub);
+	assert_int_equal(ev.total, 2);
+	assert_int_equal(ev.ops[CB_EV_UPDATED], 2);
+	assert_string_equal(ev.thumb, "");
+	assert_thumb(f, id, "");
+	assert_false(blob_exists(f, t2));
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+	/* removing none is fine */
+	assert_int_equal(update_thumb(f, f->alice, id, ""), CB_OK);
+	assert_thumb(f, id, "");
+}
+
+/* Over quota: refused, and nothing of the update happens. */
+static void test_thumb_quota(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], thumb[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	content(f, f->alice, id, 60, 'a', blob);
+	f->cfg.quota = 100;
+	put_thumb(f, thumb, 50);
+
+	ev_count ev;
+	ev_count_start(f, &ev);
+	assert_int_equal(update_thumb(f, f->alice, id, thumb, CB_NODE_THUMB, "renamed.png"),
+			 CB_ERR_QUOTA);
+	events_unsubscribe(f->st, &ev.sub);
+	assert_int_equal(ev.total, 0);
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "pic.png");
+	assert_string_equal(g.thumb, "");
+	node_clear(&g);
+	assert_int_equal(store_usage(f->st, f->alice), 60);
+
+	/* the refused blob is still free to take, and up to the quota is fine */
+	f->cfg.quota = 110;
+	assert_int_equal(update_thumb(f, f->alice, id, thumb), CB_OK);
+	assert_thumb(f, id, thumb);
+	assert_int_equal(store_usage(f->st, f->alice), 110);
+}
+
+/* A blob that belongs to a node (its thumbnail or content, any owner's)
+ * cannot become another node's thumbnail. */
+static void test_thumb_blob_taken(void **state)
+{
+	fx *f = (fx *)*state;
+	char a[CB_ID_LEN + 1], b[CB_ID_LEN + 1], theirs[CB_ID_LEN + 1];
+	char content_a[CB_ID_LEN + 1], thumb[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "a.png", NULL, a);
+	mk(f, f->alice, "", "b.png", NULL, b);
+	mk(f, f->bob, "", "theirs.png", NULL, theirs);
+	content(f, f->alice, a, 10, 'a', content_a);
+	put_thumb(f, thumb, 20);
+	assert_int_equal(update_thumb(f, f->alice, a, thumb), CB_OK);
+
+	ev_count ev;
+	ev_count_start(f, &ev);
+	assert_int_equal(update_thumb(f, f->alice, b, thumb, CB_NODE_THUMB, "b2.png"),
+			 CB_ERR_EXISTS);
+	assert_int_equal(update_thumb(f, f->alice, b, content_a), CB_ERR_EXISTS);
+	assert_int_equal(update_thumb(f, f->bob, theirs, thumb), CB_ERR_EXISTS);
+	events_unsubscribe(f->st, &ev.sub);
+	assert_int_equal(ev.total, 0);
+	cb_node g;
+	load(f, b, &g);
+	assert_string_equal(g.name, "b.png");
+	assert_string_equal(g.thumb, "");
+	node_clear(&g);
+	assert_thumb(f, theirs, "");
+	assert_thumb(f, a, thumb);
+	assert_true(blob_exists(f, thumb));
+	assert_true(blob_exists(f, content_a));
+	assert_int_equal(store_usage(f->st, f->alice), 30);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+
+	/* the node's own thumbnail again: whatever the answer, it stays */
+	update_thumb(f, f->alice, a, thumb);
+	assert_thumb(f, a, thumb);
+	assert_true(blob_exists(f, thumb));
+	assert_int_equal(store_usage(f->st, f->alice), 30);
+}
+
+/* Only a file in blobs/ is a blob: an id with no file, a partial upload's
+ * file, or a path is not found. */
+static void test_thumb_missing_blob(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], none[CB_ID_LEN + 1], partial_id[CB_ID_LEN + 1];
+	char path[PATH_MAX];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	assert_int_equal(id_uuid4(none), 0);
+	assert_int_equal(update_thumb(f, f->alice, id, none), CB_ERR_NOTFOUND);
+
+	assert_int_equal(id_uuid4(partial_id), 0);
+	store_partial_path(f->st, partial_id, path, sizeof(path));
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fputs("partial", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(update_thumb(f, f->alice, id, partial_id), CB_ERR_NOTFOUND);
+
+	/* as long as an id, naming a file that exists: the database */
+	const char *traversal = "././././././././././../meta/data.mdb";
+	assert_int_equal(strlen(traversal), CB_ID_LEN);
+	assert_int_not_equal(update_thumb(f, f->alice, id, traversal), CB_OK);
+	assert_int_not_equal(update_thumb(f, f->alice, id, "../meta"), CB_OK);
+	assert_thumb(f, id, "");
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+}
+
+/* Without CB_NODE_THUMB the caller's thumb field is ignored. */
+static void test_thumb_ignored_without_flag(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], t1[CB_ID_LEN + 1], t2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	put_thumb(f, t1, 50);
+	put_thumb(f, t2, 70);
+	assert_int_equal(update_thumb(f, f->alice, id, t1), CB_OK);
+
+	assert_int_equal(update_thumb(f, f->alice, id, t2, 0, "renamed.png"), CB_OK);
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.name, "renamed.png");
+	assert_string_equal(g.thumb, t1);
+	node_clear(&g);
+	assert_int_equal(update_thumb(f, f->alice, id, "", 0), CB_OK);
+	assert_int_equal(update_thumb(f, f->alice, id, "", CB_NAME_SUFFIX), CB_OK);
+	assert_thumb(f, id, t1);
+	assert_true(blob_exists(f, t1));
+	assert_int_equal(store_usage(f->st, f->alice), 50);
+
+	/* t2 was not taken by those: it still can be */
+	assert_int_equal(update_thumb(f, f->alice, id, t2), CB_OK);
+	assert_thumb(f, id, t2);
+	assert_false(blob_exists(f, t1));
+	assert_int_equal(store_usage(f->st, f->alice), 70);
+}
+
+/* Purging a node (or its owner) removes its thumbnail; the trash keeps it. */
+static void test_thumb_purged_with_node(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], other[CB_ID_LEN + 1], blob[CB_ID_LEN + 1];
+	char t1[CB_ID_LEN + 1], t2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	mk(f, f->alice, "", "other.png", NULL, other);
+	content(f, f->alice, id, 10, 'a', blob);
+	put_thumb(f, t1, 20);
+	put_thumb(f, t2, 40);
+	assert_int_equal(update_thumb(f, f->alice, id, t1), CB_OK);
+	assert_int_equal(update_thumb(f, f->alice, other, t2), CB_OK);
+	assert_int_equal(store_usage(f->st, f->alice), 70);
+
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_true(blob_exists(f, t1));
+	assert_int_equal(store_usage(f->st, f->alice), 70);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+	assert_false(blob_exists(f, t1));
+	assert_false(blob_exists(f, blob));
+	assert_int_equal(store_usage(f->st, f->alice), 40);
+
+	assert_int_equal(store_purge_owner(f->st, f->alice), CB_OK);
+	assert_false(blob_exists(f, t2));
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+}
+
+/* A writer may set the thumbnail of someone's node; the owner pays. */
+/* A swap at the quota counts the old thumbnail as gone. */
+static void test_thumb_replace_at_quota(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], big[CB_ID_LEN + 1], small[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	put_thumb(f, big, 100);
+	put_thumb(f, small, 10);
+	f->cfg.quota = 100;
+	assert_int_equal(update_thumb(f, f->alice, id, big), CB_OK);
+	assert_int_equal(store_usage(f->st, f->alice), 100);
+	assert_int_equal(update_thumb(f, f->alice, id, small), CB_OK);
+	assert_thumb(f, id, small);
+	assert_int_equal(store_usage(f->st, f->alice), 10);
+	/* the same one again changes nothing, and is no error */
+	assert_int_equal(update_thumb(f, f->alice, id, small), CB_OK);
+	assert_thumb(f, id, small);
+	assert_int_equal(store_usage(f->st, f->alice), 10);
+}
+
+static void test_thumb_charged_to_owner(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], t1[CB_ID_LEN + 1], t2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "pic.png", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_READER), CB_OK);
+	put_thumb(f, t1, 40);
+	put_thumb(f, t2, 60);
+	assert_int_equal(update_thumb(f, f->bob, id, t1), CB_OK);
+	assert_thumb(f, id, t1);
+	assert_int_equal(store_usage(f->st, f->alice), 40);
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+
+	/* a reader may not, a stranger does not even find the node */
+	assert_int_equal(update_thumb(f, f->carol, id, t2), CB_ERR_ACCESS);
+	assert_int_equal(update_thumb(f, f->dave, id, t2), CB_ERR_NOTFOUND);
+	assert_thumb(f, id, t1);
+	assert_int_equal(store_usage(f->st, f->alice), 40);
+	assert_int_equal(store_usage(f->st, f->carol), 0);
 }
 
 /* ======================= persistence ======================= */
@@ -2389,7 +2812,7 @@ static void test_reopen_keeps_everything(void **state)
 	node_clear(&g);
 	seen s;
 	seen_reset(&s);
-	assert_int_equal(store_list_trash(f->st, f->alice, NULL, collect, &s), CB_OK);
+	assert_int_equal(store_list_trash(f->st, f->alice, NULL, 0, collect, &s), CB_OK);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], tr);
 	rseen rs;
@@ -2535,6 +2958,7 @@ int main(void)
 		T(test_list_children_public_for_stranger),
 		T(test_list_owned_kinds),
 		T(test_visit_stops_early),
+		TU(test_list_flags_meta),
 		T(test_role_owner_public_stranger),
 		T(test_access_owner_and_server),
 		T(test_access_stranger_private),
@@ -2565,6 +2989,15 @@ int main(void)
 		T(test_revisions_keep_zero),
 		T(test_usage_trash_and_purge),
 		T(test_purge_owner),
+		T(test_thumb_set_with_update),
+		T(test_thumb_replace_and_remove),
+		T(test_thumb_quota),
+		T(test_thumb_blob_taken),
+		T(test_thumb_missing_blob),
+		T(test_thumb_ignored_without_flag),
+		T(test_thumb_purged_with_node),
+		TU(test_thumb_replace_at_quota),
+		TU(test_thumb_charged_to_owner),
 		T(test_reopen_keeps_everything),
 		T(test_schema_mismatch),
 	};
