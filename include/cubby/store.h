@@ -120,7 +120,8 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
  * to the node's owner (CB_ERR_QUOTA over quota; CB_ERR_EXISTS if it
  * belongs to another node already), or is "" for none; the old one is
  * dropped (before the quota check: a user at the quota can swap). The
- * node's own thumbnail again changes nothing. */
+ * node's own thumbnail again changes nothing. When the update fails, a
+ * thumbnail blob that belongs to no node is deleted. */
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags);
 
 /* Moves a live node to the trash: it leaves the namespace. */

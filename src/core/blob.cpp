@@ -38,6 +38,7 @@ struct cb_upload {
 	uint64_t durable;    /* checkpointed: info.offset */
 	uint64_t quota_base; /* quota_in_use() of charged, without this upload, at open */
 	cJSON *target;     /* node JSON with "meta" */
+	bool resumable;    /* checkpoints every checkpoint_bytes */
 };
 
 /* ---- the upload record ---- */
@@ -119,6 +120,7 @@ static cb_upload *upload_new(cb_store *st)
 		return NULL;
 	up->st = st;
 	up->fd = -1;
+	up->resumable = true;
 	up->next = st->open_uploads;
 	st->open_uploads = up;
 	return up;
@@ -429,7 +431,7 @@ cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t le
 	}
 	MD5Update(&up->md5, (const uint8_t *)data, len);
 	up->offset = end;
-	if (up->offset - up->durable >= cfg->checkpoint_bytes)
+	if (up->resumable && up->offset - up->durable >= cfg->checkpoint_bytes)
 		return blob_checkpoint(up);
 	return CB_OK;
 }
@@ -458,6 +460,11 @@ cb_status blob_checkpoint(cb_upload *up)
 		up->md5_durable = prev_md5;
 	}
 	return s;
+}
+
+void blob_not_resumable(cb_upload *up)
+{
+	up->resumable = false;
 }
 
 uint64_t blob_offset(const cb_upload *up)

@@ -364,6 +364,20 @@ static cb_status thumb_swap(MDB_txn *t, cb_store *st, const cb_node *n, const ch
 	return s;
 }
 
+/* A failed update deletes the fresh thumbnail it was given (unless it
+ * belongs to a node after all), so failures cannot fill the disk. */
+static void thumb_forget(cb_store *st, store_txn *txn, const char *thumb)
+{
+	txn->abort();
+	id_list gc;
+	if (!id_is_uuid(thumb) || txn->begin(st, false))
+		return;
+	bool owned = blob_ref_exists(txn->t, st, thumb);
+	txn->abort();
+	if (!owned && !id_list_add(&gc, thumb))
+		blobs_unlink(st, &gc);
+}
+
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
 {
 	store_txn txn;
@@ -413,6 +427,8 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	}
 out:
 	node_clear(&old);
+	if (s && (flags & CB_NODE_THUMB) && n->thumb[0])
+		thumb_forget(st, &txn, n->thumb);
 	return s;
 }
 

@@ -390,9 +390,11 @@ static int act_project_save(ws_client *w, const action *a, const cJSON *value)
 		cJSON_Delete(project);
 		return send_error(w, a, NULL, "invalid project uuid");
 	}
-	if (strlen(id) > CB_ID_LEN) {
+	if (strlen(id) > CB_ID_LEN) { /* answered with the uuid as sent */
+		send_error(w, a, cJSON_GetObjectItemCaseSensitive(project, "uuid")->valuestring,
+			   "invalid project uuid");
 		cJSON_Delete(project);
-		return send_error(w, a, id, "invalid project uuid");
+		return 0;
 	}
 	cb_node n;
 	node_init(&n);
@@ -426,7 +428,7 @@ static int act_project_duplicate(ws_client *w, const action *a, const cJSON *val
 	if (!id)
 		return 0;
 	cb_node n;
-	char copy_id[CB_ID_LEN + 1], name[CB_NAME_MAX + 16];
+	char copy_id[CB_ID_LEN + 1];
 	node_init(&n);
 	cb_status s = load_node(w, a, id, false, CB_NODE_META, &n);
 	if (!s && id_uuid4(copy_id))
@@ -434,9 +436,15 @@ static int act_project_duplicate(ws_client *w, const action *a, const cJSON *val
 	if (!s) {
 		cJSON *copy = n.meta ? cJSON_Duplicate(n.meta, 1) : cJSON_CreateObject();
 		const cJSON *old = cJSON_GetObjectItemCaseSensitive(copy, "name");
-		snprintf(name, sizeof(name), "%s (copy)", cJSON_IsString(old) ? old->valuestring : "");
+		const char *was = cJSON_IsString(old) ? old->valuestring : "";
+		/* the JSON's name is not a node name: any length, never cut */
+		size_t len = strlen(was) + sizeof(" (copy)");
+		char *name = (char *)malloc(len);
+		if (name)
+			snprintf(name, len, "%s%s(copy)", was, was[0] ? " " : "");
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, "name");
-		cJSON_AddStringToObject(copy, "name", name[0] == ' ' ? name + 1 : name);
+		cJSON_AddStringToObject(copy, "name", name ? name : "(copy)");
+		free(name);
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, "uuid");
 		cJSON_AddStringToObject(copy, "uuid", copy_id);
 		s = project_create(w, copy_id, copy, n.tags);
@@ -571,8 +579,10 @@ static bool thumbnail_store(ws_client *w, const action *a, const char *id, const
 		send_error(w, a, id, "thumbnail larger than %llu bytes", (unsigned long long)max);
 		return false;
 	}
-	char *image = (char *)malloc(len);
-	int n = image ? lws_b64_decode_string_len(b64, (int)len, image, (int)len) : -1;
+	/* room to spare: libwebsockets 4.1 decodes short input only into a
+	 * buffer larger than the text */
+	char *image = (char *)malloc(len + 4);
+	int n = image ? lws_b64_decode_string_len(b64, (int)len, image, (int)len + 4) : -1;
 	cb_status s = n > 0 ? blob_put(store(w), image, (size_t)n, blob) : CB_ERR_NOMEM;
 	free(image);
 	if (n <= 0) {
@@ -761,7 +771,8 @@ static unsigned lists_changed(const cb_event *ev, const char *user)
 	case CB_EV_UPDATED:
 	case CB_EV_CONTENT:
 		return here;
-	case CB_EV_DELETED:
+	case CB_EV_DELETED: /* to the trash, or purged while live */
+		return LIST_LIVE | (owner && ev->node->trashed ? LIST_TRASH : 0);
 	case CB_EV_RECOVERED:
 		return LIST_LIVE | (owner ? LIST_TRASH : 0);
 	case CB_EV_PURGED:

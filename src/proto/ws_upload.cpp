@@ -6,6 +6,7 @@
  * commits the file. Nothing is kept of an upload that does not finish:
  * a client starts over on a new connection. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,18 +87,23 @@ static int fail_status(cb_conn *c, cb_status s)
 
 /* ---- upload ---- */
 
+#define SIZE_HUGE INT64_MAX /* more than any max_upload_size: "too large" */
+
 /* A size as a whole non-negative number or a string of digits; -1 if
- * neither. */
+ * neither. One too large for 64 bits, or for a double to hold exactly, is
+ * SIZE_HUGE, refused as too large. */
 static int64_t parse_size(const cJSON *v)
 {
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
-		return d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d ? (int64_t)d : -1;
+		if (d >= 9007199254740992.0) /* 2^53 */
+			return SIZE_HUGE;
+		return d >= 0 && d == (double)(int64_t)d ? (int64_t)d : -1;
 	}
-	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 18 ||
-	    strspn(v->valuestring, "0123456789") != strlen(v->valuestring))
+	size_t len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+	if (!len || strspn(v->valuestring, "0123456789") != len)
 		return -1;
-	return strtoll(v->valuestring, NULL, 10);
+	return len > 18 ? SIZE_HUGE : strtoll(v->valuestring, NULL, 10);
 }
 
 /* Fills target for the upload `value` asks for: a new file at the top of
@@ -154,6 +160,7 @@ static int on_upload(cb_conn *c, const cJSON *value)
 	node_clear(&target);
 	switch (s) {
 	case CB_OK:
+		blob_not_resumable(u->up); /* a broken upload starts over */
 		return send_literal(c, "{\"ready\":true}");
 	case CB_ERR_INVAL:
 		return send_error(c, false, "invalid file name");

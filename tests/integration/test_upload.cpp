@@ -1124,6 +1124,18 @@ static void test_file_too_large(void **state)
 		expect_fatal(&ws, "file too large: the limit is 1048576 bytes", 1000);
 		check_nothing_left(s, auth);
 	}
+	/* sizes past 64 bits, or past what a double holds exactly */
+	const char *huge[] = {"\"99999999999999999999\"", "1e300", "18446744073709551616"};
+	for (const char *size : huge) {
+		t_ws ws;
+		char msg[256];
+		up_open(s, auth, &ws);
+		snprintf(msg, sizeof(msg),
+			 "{\"action\":\"upload\",\"value\":{\"name\":\"h.bin\",\"size\":%s}}", size);
+		assert_int_equal(t_ws_send_text(&ws, msg), 0);
+		expect_fatal(&ws, "file too large: the limit is 1048576 bytes", 1000);
+	}
+	check_nothing_left(s, auth);
 	unsigned char *data = make_data(MIB, 80);
 	upload(s, auth, "huge.bin", data, MIB, SIZES_256K, 2);
 	check_file(s, auth, "huge.bin", "application/octet-stream", data, MIB, NULL);

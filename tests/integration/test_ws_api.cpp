@@ -22,6 +22,7 @@ extern "C" {
 }
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1301,6 +1302,77 @@ static void test_file_thumbnail_limits(void **state)
 	t_passed(state);
 }
 
+/* Files in <data_dir>/blobs. */
+static int blob_files(const t_server *s)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/data/blobs", s->dir);
+	DIR *d = opendir(path);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A file_save that fails keeps no thumbnail on disk; tiny thumbnails
+ * decode whole; a long project name is copied whole with " (copy)"; an
+ * over-long uuid is echoed as sent. */
+static void test_edges(void **state)
+{
+	t_server *s = start(state, "quota = 1000\n");
+	char auth[AUTH_MAX], dat[UUID_MAX], field[4096], p[UUID_MAX], text[4096];
+	unsigned char data[990], gif[600];
+	fill(data, sizeof(data), 9);
+	memset(gif, 0, sizeof(gif));
+	memcpy(gif, GIF_1PX, sizeof(GIF_1PX));
+	add_user(s, "alice", auth);
+	upload(s, auth, "data.qqq", NULL, data, sizeof(data));
+	client a;
+	ws_open(s, "/ws", auth, "alice", &a);
+	expect_users(&a, 1);
+	file_uuid(&a, "data.qqq", dat);
+	assert_int_equal(blob_files(s), 1);
+
+	/* refused for its name, and for the quota: no thumbnail stays */
+	snprintf(text, sizeof(text), "{\"name\":\"a/b\",%s", thumbnail_field(gif, 8, field, sizeof(field)) + 1);
+	save_file_fails(&a, dat, text, "invalid file name");
+	save_file_fails(&a, dat, thumbnail_field(gif, sizeof(gif), field, sizeof(field)), "quota exceeded");
+	assert_int_equal(blob_files(s), 1);
+
+	/* a 3-byte thumbnail, and one of 5 without padding */
+	save_file(&a, dat, "{\"thumbnail\":\"AQID\"}");
+	load_thumbnail(&a, dat, "\x01\x02\x03", 3);
+	save_file(&a, dat, "{\"thumbnail\":\"AQIDBAU\"}");
+	load_thumbnail(&a, dat, "\x01\x02\x03\x04\x05", 5);
+	assert_int_equal(blob_files(s), 2);
+
+	/* 100 euro signs (300 bytes) and " (copy)" */
+	char name[400] = "", json[512];
+	for (int i = 0; i < 100; i++)
+		strcat(name, "\xe2\x82\xac");
+	snprintf(json, sizeof(json), "{\"name\":\"%s\"}", name);
+	save_project(&a, json, p);
+	send_uuid(&a, "project_duplicate", p);
+	cJSON *v = answer_value(&a, "project_duplicate");
+	const char *copy = t_json_str(v, "new_uuid");
+	assert_non_null(copy);
+	send_uuid(&a, "project_load", copy);
+	cJSON_Delete(v);
+	cJSON *loaded = answer_value(&a, "project");
+	strcat(name, " (copy)");
+	assert_true(is_str(loaded, "name", name));
+	cJSON_Delete(loaded);
+
+	/* an over-long uuid is refused with the uuid as sent */
+	const char *long_uuid = "0123456789012345678901234567890123456789";
+	snprintf(json, sizeof(json), "{\"uuid\":\"%s\"}", long_uuid);
+	save_project_fails(&a, json, long_uuid, "invalid project uuid");
+	t_ws_close(&a.ws);
+	t_passed(state);
+}
+
 static void test_file_trash_cycle(void **state)
 {
 	t_server *s = start(state, NULL);
@@ -1830,6 +1902,7 @@ int main(void)
 		T_TEST(test_file_save),
 		T_TEST(test_file_thumbnail),
 		T_TEST(test_file_thumbnail_limits),
+		T_TEST(test_edges),
 		T_TEST(test_file_trash_cycle),
 		T_TEST(test_file_errors),
 		T_TEST(test_unsupported_events),

@@ -188,6 +188,29 @@ static void test_write_checkpoint_complete(void **state)
 	free(data);
 }
 
+/* An upload nobody resumes writes no checkpoints, yet completes whole. */
+static void test_not_resumable(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 300 * 1024 + 7;
+	uint8_t *data = make_data(len, 2);
+	char md5[33];
+	md5_hex(data, len, md5);
+	cb_upload *up;
+	assert_int_equal(begin(f, "b.bin", (int64_t)len, &up), CB_OK);
+	blob_not_resumable(up);
+	write_range(up, data, 0, len, 10000);
+	assert_int_equal(blob_offset(up), len);
+	assert_int_equal(blob_durable_offset(up), 0);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_int_equal(n.size, len);
+	assert_string_equal(n.md5, md5);
+	node_clear(&n);
+	free(data);
+}
+
 static void test_empty_file(void **state)
 {
 	fixture *f = (fixture *)*state;
@@ -1005,6 +1028,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_checkpoint_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_resumable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_md5_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
