@@ -112,11 +112,14 @@ int main(int argc, char **argv)
 	for (; in_flight; in_flight--)
 		if (expect(&ws, "\"ready\":true"))
 			return 1;
+	int64_t t_data = t_now_ms();
 	snprintf(msg, sizeof(msg), "{\"action\":\"finished\",\"value\":\"%s\"}", argv[4]);
 	if (t_ws_send_text(&ws, msg) || expect(&ws, "\"close\":true"))
 		return 1;
 	int64_t t1 = t_now_ms();
 	printf("%.3f\n", (double)(t1 - t0) / 1000.0);
+	fprintf(stderr, "upload_ws: data %.3f s, finished to close %.3f s\n",
+		(double)(t_data - t0) / 1000.0, (double)(t1 - t_data) / 1000.0);
 	t_ws_close(&ws);
 	free(buf);
 	free(out);
