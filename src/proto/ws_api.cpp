@@ -205,6 +205,25 @@ static cJSON *value_object(const cJSON *value)
 	return j;
 }
 
+/* The live node the action's uuid names, loaded into n (node_init'ed)
+ * and remembered as loaded by this client, for project_update and
+ * file_update. Answers the error itself and returns false when there
+ * is none to load. */
+static bool load_for_client(ws_client *w, const action *a, const cJSON *value, int flags,
+			    cb_node *n)
+{
+	const char *id = value_uuid(w, a, value);
+	if (!id)
+		return false;
+	cb_status s = load_node(w, a, id, false, flags, n);
+	if (s) {
+		send_status(w, a, id, s);
+		return false;
+	}
+	remember_loaded(w, n->id);
+	return true;
+}
+
 /* ---- lists ---- */
 
 struct list_ctx {
@@ -324,17 +343,12 @@ static int act_trash_delete(ws_client *w, const action *a, const cJSON *value)
 
 static int act_project_load(ws_client *w, const action *a, const cJSON *value)
 {
-	const char *id = value_uuid(w, a, value);
-	if (!id)
-		return 0;
 	cb_node n;
 	node_init(&n);
-	cb_status s = load_node(w, a, id, false, CB_NODE_META, &n);
-	if (s) {
+	if (!load_for_client(w, a, value, CB_NODE_META, &n)) {
 		node_clear(&n);
-		return send_status(w, a, id, s);
+		return 0;
 	}
-	remember_loaded(w, n.id);
 	cJSON *project = n.meta ? n.meta : cJSON_CreateObject();
 	n.meta = NULL;
 	node_clear(&n);
@@ -474,17 +488,12 @@ static bool file_field_reserved(const char *key)
 
 static int act_file_load_meta(ws_client *w, const action *a, const cJSON *value)
 {
-	const char *id = value_uuid(w, a, value);
-	if (!id)
-		return 0;
 	cb_node n;
 	node_init(&n);
-	cb_status s = load_node(w, a, id, false, CB_NODE_META, &n);
-	if (s) {
+	if (!load_for_client(w, a, value, CB_NODE_META, &n)) {
 		node_clear(&n);
-		return send_status(w, a, id, s);
+		return 0;
 	}
-	remember_loaded(w, n.id);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "uuid", n.id);
 	cJSON_AddStringToObject(o, "name", n.name);
@@ -527,35 +536,31 @@ static bool thumbnail_of(ws_client *w, const cb_node *n, const char **blob, int6
 /* One binary message: the uuid in 36 bytes, then the image. */
 static int act_file_load_thumbnail(ws_client *w, const action *a, const cJSON *value)
 {
-	const char *id = value_uuid(w, a, value);
-	if (!id)
-		return 0;
 	cb_node n;
 	node_init(&n);
+	if (!load_for_client(w, a, value, 0, &n)) {
+		node_clear(&n);
+		return 0;
+	}
 	const char *blob;
 	int64_t size = 0;
-	cb_status s = load_node(w, a, id, false, 0, &n);
+	char *msg = NULL;
+	cb_status s = CB_OK;
+	if (!thumbnail_of(w, &n, &blob, &size))
+		send_error(w, a, n.id, "file has no thumbnail");
+	else if (!(msg = (char *)malloc(CB_ID_LEN + (size_t)size)))
+		s = CB_ERR_NOMEM;
+	else if (blob_read(store(w), blob, 0, msg + CB_ID_LEN, (size_t)size) != size)
+		s = CB_ERR_IO;
 	if (s) {
-		node_clear(&n);
-		return send_status(w, a, id, s);
+		send_status(w, a, n.id, s);
+	} else if (msg) {
+		memset(msg, ' ', CB_ID_LEN);
+		memcpy(msg, n.id, strlen(n.id));
+		conn_send(w->conn, msg, CB_ID_LEN + (size_t)size, true);
 	}
-	remember_loaded(w, n.id);
-	if (!thumbnail_of(w, &n, &blob, &size)) {
-		node_clear(&n);
-		return send_error(w, a, id, "file has no thumbnail");
-	}
-	char *msg = (char *)malloc(CB_ID_LEN + (size_t)size);
-	int64_t got = msg ? blob_read(store(w), blob, 0, msg + CB_ID_LEN, (size_t)size) : -1;
-	if (got != size) {
-		free(msg);
-		node_clear(&n);
-		return send_status(w, a, id, msg ? CB_ERR_IO : CB_ERR_NOMEM);
-	}
-	memset(msg, ' ', CB_ID_LEN);
-	memcpy(msg, n.id, strlen(n.id));
-	node_clear(&n);
-	conn_send(w->conn, msg, CB_ID_LEN + (size_t)size, true);
 	free(msg);
+	node_clear(&n);
 	return 0;
 }
 

@@ -176,14 +176,8 @@ static void send_data(t_ws *ws, const void *p, size_t n)
 /* {"action":action[,"value":value]}; takes value (may be NULL). */
 static void send_action(t_ws *ws, const char *action, cJSON *value)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "action", action);
-	if (value)
-		cJSON_AddItemToObject(j, "value", value);
-	char *text = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	send_text(ws, text);
-	cJSON_free(text);
+	if (t_ws_send_action(ws, action, value))
+		fail_msg("sending {\"action\":\"%s\"} failed", action);
 }
 
 /* The upload request for name and size (a JSON number, or a string of

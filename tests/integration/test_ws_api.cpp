@@ -494,14 +494,8 @@ static void send_text(client *c, const char *text)
 /* {"action":action[,"value":value]}; takes value (may be NULL). */
 static void send_action(client *c, const char *action, cJSON *value)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "action", action);
-	if (value)
-		cJSON_AddItemToObject(j, "value", value);
-	char *text = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	send_text(c, text);
-	cJSON_free(text);
+	if (t_ws_send_action(&c->ws, action, value))
+		fail_msg("%s: sending {\"action\":\"%s\"} failed", c->label, action);
 }
 
 /* An action whose value is uuid (no value when uuid is NULL). */

@@ -182,6 +182,9 @@ int t_ws_connect(t_ws *ws, int port, const char *path, const char *extra_headers
 /* One frame; 0 or -1. */
 int t_ws_send(t_ws *ws, int opcode, const void *p, size_t n, bool fin);
 int t_ws_send_text(t_ws *ws, const char *s);
+/* {"action":action[,"value":value]} as one text message; takes value
+ * (may be NULL). */
+int t_ws_send_action(t_ws *ws, const char *action, cJSON *value);
 /* Next complete message: reassembles fragments, answers pings with
  * pongs, skips pongs. Returns the opcode: 1 text, 2 binary, 8 close (then
  * *close_code is its code, 1005 if none, and *data the reason; a close

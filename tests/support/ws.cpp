@@ -183,6 +183,19 @@ int t_ws_send_text(t_ws *ws, const char *s)
 	return t_ws_send(ws, 1, s, strlen(s), true);
 }
 
+int t_ws_send_action(t_ws *ws, const char *action, cJSON *value)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "action", action);
+	if (value)
+		cJSON_AddItemToObject(j, "value", value);
+	char *text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	int rc = text ? t_ws_send_text(ws, text) : -1;
+	cJSON_free(text);
+	return rc;
+}
+
 /* ---- receiving ---- */
 
 struct frame {
