@@ -2592,8 +2592,10 @@ static void test_thumb_quota(void **state)
 	node_clear(&g);
 	assert_int_equal(store_usage(f->st, f->alice), 60);
 
-	/* the refused blob is still free to take, and up to the quota is fine */
+	/* the refused blob is deleted (nothing owns it); up to the quota is fine */
+	assert_false(blob_exists(f, thumb));
 	f->cfg.quota = 110;
+	put_thumb(f, thumb, 50);
 	assert_int_equal(update_thumb(f, f->alice, id, thumb), CB_OK);
 	assert_thumb(f, id, thumb);
 	assert_int_equal(store_usage(f->st, f->alice), 110);
