@@ -67,9 +67,10 @@ cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t le
 cb_status blob_checkpoint(cb_upload *up);
 /* For an upload its protocol never resumes (the client starts over on a
  * new connection): blob_write() skips the periodic checkpoints, which
- * would sync to disk what nothing reads back. Completion still syncs
- * every byte before it commits. */
-void blob_not_resumable(cb_upload *up);
+ * would sync to disk what nothing reads back, and blob_recover() deletes
+ * it rather than keep it for partial_ttl. Completion still syncs every
+ * byte before it commits. */
+cb_status blob_not_resumable(cb_upload *up);
 
 uint64_t blob_offset(const cb_upload *up);         /* bytes received */
 uint64_t blob_durable_offset(const cb_upload *up); /* bytes checkpointed */

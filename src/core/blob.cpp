@@ -62,6 +62,7 @@ static cJSON *record_json(const cb_upload *up)
 	cJSON_AddNumberToObject(j, "created", (double)up->info.created);
 	cJSON_AddNumberToObject(j, "updated", (double)up->info.updated);
 	cJSON_AddStringToObject(j, "md5state", md5hex);
+	cJSON_AddBoolToObject(j, "resumable", up->resumable);
 	cJSON_AddItemToObject(j, "target", cJSON_Duplicate(up->target, 1));
 	return j;
 }
@@ -462,9 +463,14 @@ cb_status blob_checkpoint(cb_upload *up)
 	return s;
 }
 
-void blob_not_resumable(cb_upload *up)
+cb_status blob_not_resumable(cb_upload *up)
 {
 	up->resumable = false;
+	store_txn txn;
+	cb_status s = txn.begin(up->st, true);
+	if (!s)
+		s = record_put(txn.t, up);
+	return s ? s : txn.commit();
 }
 
 uint64_t blob_offset(const cb_upload *up)
@@ -733,6 +739,11 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 	store_partial_path(st, info->id, partial, sizeof(partial));
 	store_blob_path(st, info->id, final_path, sizeof(final_path));
 
+	if (file_exists(partial) && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rec, "resumable"))) {
+		log_info("blob: dropped upload %s interrupted by a crash (not resumable)", info->id);
+		upload_delete(st, info->id);
+		return;
+	}
 	if (file_exists(partial)) {
 		if (truncate(partial, (off_t)info->offset))
 			log_error("blob: cannot truncate %s: %s", partial, strerror(errno));

@@ -158,9 +158,10 @@ static int on_upload(cb_conn *c, const cJSON *value)
 	u->size = size;
 	cb_status s = blob_begin(conn_store(c), conn_user(c)->id, &target, mode, size, &u->up);
 	node_clear(&target);
+	if (!s && (s = blob_not_resumable(u->up))) /* a broken upload starts over */
+		return fail_status(c, s);
 	switch (s) {
 	case CB_OK:
-		blob_not_resumable(u->up); /* a broken upload starts over */
 		return send_literal(c, "{\"ready\":true}");
 	case CB_ERR_INVAL:
 		return send_error(c, false, "invalid file name");

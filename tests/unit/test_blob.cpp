@@ -13,6 +13,7 @@ extern "C" {
 
 #include <fcntl.h>
 #include <md5.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,8 @@ static void test_refusals(void **state)
 
 /* The child uploads, checkpoints part of it, writes more and dies without
  * closing anything: what a crash or kill -9 leaves behind. */
-static void crash_child(fixture *f, const uint8_t *data, size_t len, size_t written)
+static void crash_child(fixture *f, const uint8_t *data, size_t len, size_t written,
+			bool resumable)
 {
 	cb_store *st;
 	if (store_open(&f->cfg, &st))
@@ -308,7 +310,8 @@ static void crash_child(fixture *f, const uint8_t *data, size_t len, size_t writ
 	cb_node t;
 	file_target(&t, "", "crash.bin");
 	cb_upload *up;
-	if (blob_begin(st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len, &up))
+	if (blob_begin(st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len, &up) ||
+	    (!resumable && blob_not_resumable(up)))
 		_exit(11);
 	for (size_t off = 0; off < written; off += 4096) {
 		size_t n = written - off < 4096 ? written - off : 4096;
@@ -324,6 +327,46 @@ static int get_first_upload(const cb_upload_info *u, void *ctx)
 	return 1;
 }
 
+/* Runs crash_child in a child process, then opens the store again and
+ * recovers, as cubbyd does at startup. */
+static void crash_and_recover(fixture *f, const uint8_t *data, size_t len, size_t written,
+			      bool resumable)
+{
+	store_close(f->st);
+	f->st = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		crash_child(f, data, len, written, resumable);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+}
+
+/* An upload nobody would resume is dropped by recovery, file and record. */
+static void test_crash_not_resumable(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 200 * 1024, written = 150 * 1024;
+	uint8_t *data = make_data(len, 6);
+	crash_and_recover(f, data, len, written, false);
+	cb_upload_info info;
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(blob_list(f->st, f->user, get_first_upload, &info), CB_OK);
+	assert_string_equal(info.id, "");
+	char dir[CB_DATA_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/partial", f->cfg.data_dir);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		assert_true(e->d_name[0] == '.');
+	closedir(d);
+	free(data);
+}
+
 static void test_crash_and_resume(void **state)
 {
 	fixture *f = (fixture *)*state;
@@ -331,20 +374,7 @@ static void test_crash_and_resume(void **state)
 	uint8_t *data = make_data(len, 5);
 	char md5[33], partial[CB_DATA_PATH_MAX];
 	md5_hex(data, len, md5);
-
-	store_close(f->st);
-	f->st = NULL;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		crash_child(f, data, len, written);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-
-	assert_int_equal(store_open(&f->cfg, &f->st), CB_OK);
-	assert_int_equal(blob_recover(f->st), CB_OK);
+	crash_and_recover(f, data, len, written, true);
 	cb_upload_info info;
 	memset(&info, 0, sizeof(info));
 	assert_int_equal(blob_list(f->st, f->user, get_first_upload, &info), CB_OK);
@@ -1034,6 +1064,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_and_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_not_resumable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_then_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_between_rename_and_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
