@@ -1264,6 +1264,30 @@ static void test_disconnect_mid_upload(void **state)
 	t_passed(state);
 }
 
+/* cubbyd killed (SIGKILL) mid-upload: the restarted server drops the
+ * upload at startup, file and record, and the name is free. */
+static void test_kill_mid_upload(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char auth[AUTH_MAX];
+	admin_auth(s, auth);
+	unsigned char *data = make_data(MIB, 121);
+	t_ws ws;
+	up_open(s, auth, &ws);
+	begin(&ws, "killed.bin", MIB);
+	send_chunks(&ws, data, 300 * KIB, SIZES_64K, 1);
+	assert_int_equal(dir_entries(s, "partial", NULL, NULL), 1);
+	t_server_kill(s);
+	t_ws_close(&ws);
+	t_restart(state);
+	admin_auth(s, auth);
+	check_nothing_left(s, auth);
+	upload(s, auth, "killed.bin", data, MIB, SIZES_64K, 4);
+	check_file(s, auth, "killed.bin", "application/octet-stream", data, MIB, NULL);
+	free(data);
+	t_passed(state);
+}
+
 #define PARALLEL 20
 
 struct slot {
@@ -1512,6 +1536,7 @@ int main(void)
 		T_TEST(test_md5_mismatch),
 		T_TEST(test_quota),
 		T_TEST(test_disconnect_mid_upload),
+		T_TEST(test_kill_mid_upload),
 		T_TEST(test_parallel_uploads),
 		T_TEST(test_server_shutting_down),
 		T_TEST(test_needs_session),
