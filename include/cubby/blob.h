@@ -28,6 +28,16 @@ enum cb_upload_mode {
 
 #define CB_SIZE_UNKNOWN (-1)
 
+/* blob_begin() flags */
+enum {
+	/* Its protocol never resumes it (the client starts over on a new
+	 * connection): blob_write() skips the periodic checkpoints, which
+	 * would sync to disk what nothing reads back, and blob_recover()
+	 * deletes it rather than keep it for partial_ttl. Completion still
+	 * syncs every byte before it commits. */
+	CB_UPLOAD_ONCE = 1,
+};
+
 struct cb_upload_info {
 	char id[CB_ID_LEN + 1];
 	char owner[CB_ID_LEN + 1];    /* who uploads (the actor) */
@@ -49,7 +59,7 @@ struct cb_upload_info {
  * max_upload_size (CB_ERR_TOOBIG), over quota (CB_ERR_QUOTA), or more than
  * the free space less what other uploads have reserved (CB_ERR_NOSPACE). */
 cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
-		     cb_upload_mode mode, int64_t size, cb_upload **out);
+		     cb_upload_mode mode, int64_t size, int flags, cb_upload **out);
 
 /* Reopens a stored upload of actor's: the partial file is cut back to the
  * last checkpoint and the MD5 state restored, so the client resumes from
@@ -65,12 +75,6 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id,
  * its last checkpoint rather than keep bytes that may not be on disk. */
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len);
 cb_status blob_checkpoint(cb_upload *up);
-/* For an upload its protocol never resumes (the client starts over on a
- * new connection): blob_write() skips the periodic checkpoints, which
- * would sync to disk what nothing reads back, and blob_recover() deletes
- * it rather than keep it for partial_ttl. Completion still syncs every
- * byte before it commits. */
-cb_status blob_not_resumable(cb_upload *up);
 
 uint64_t blob_offset(const cb_upload *up);         /* bytes received */
 uint64_t blob_durable_offset(const cb_upload *up); /* bytes checkpointed */

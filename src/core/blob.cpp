@@ -267,7 +267,7 @@ static cJSON *target_json(const cb_node *target)
 }
 
 cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
-		     cb_upload_mode mode, int64_t size, cb_upload **out)
+		     cb_upload_mode mode, int64_t size, int flags, cb_upload **out)
 {
 	const cb_config *cfg = st->cfg;
 	char path[CB_DATA_PATH_MAX];
@@ -287,6 +287,7 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 		return CB_ERR_NOMEM;
 	up->info.mode = mode;
 	up->info.size = size;
+	up->resumable = !(flags & CB_UPLOAD_ONCE);
 	snprintf(up->info.owner, sizeof(up->info.owner), "%s", actor);
 	MD5Init(&up->md5);
 	up->md5_durable = up->md5;
@@ -461,16 +462,6 @@ cb_status blob_checkpoint(cb_upload *up)
 		up->md5_durable = prev_md5;
 	}
 	return s;
-}
-
-cb_status blob_not_resumable(cb_upload *up)
-{
-	up->resumable = false;
-	store_txn txn;
-	cb_status s = txn.begin(up->st, true);
-	if (!s)
-		s = record_put(txn.t, up);
-	return s ? s : txn.commit();
 }
 
 uint64_t blob_offset(const cb_upload *up)

@@ -156,10 +156,10 @@ static int on_upload(cb_conn *c, const cJSON *value)
 		return 0;
 	}
 	u->size = size;
-	cb_status s = blob_begin(conn_store(c), conn_user(c)->id, &target, mode, size, &u->up);
+	/* a broken upload starts over on a new connection */
+	cb_status s = blob_begin(conn_store(c), conn_user(c)->id, &target, mode, size,
+				 CB_UPLOAD_ONCE, &u->up);
 	node_clear(&target);
-	if (!s && (s = blob_not_resumable(u->up))) /* a broken upload starts over */
-		return fail_status(c, s);
 	switch (s) {
 	case CB_OK:
 		return send_literal(c, "{\"ready\":true}");

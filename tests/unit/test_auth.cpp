@@ -394,7 +394,7 @@ static void test_user_delete_uploads(void **state)
 	for (int i = 0; i < 2; i++) {
 		node_init(&t);
 		snprintf(t.name, sizeof(t.name), "part-%d.bin", i);
-		assert_int_equal(blob_begin(st, d.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, &up),
+		assert_int_equal(blob_begin(st, d.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, 0, &up),
 				 CB_OK);
 		node_clear(&t);
 		assert_int_equal(blob_write(up, 0, "hello", 5), CB_OK);
@@ -403,7 +403,7 @@ static void test_user_delete_uploads(void **state)
 	}
 	node_init(&t);
 	snprintf(t.name, sizeof(t.name), "other.bin");
-	assert_int_equal(blob_begin(st, keep.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, &up), CB_OK);
+	assert_int_equal(blob_begin(st, keep.id, &t, CB_UPLOAD_CREATE, CB_SIZE_UNKNOWN, 0, &up), CB_OK);
 	node_clear(&t);
 	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
 	snprintf(theirs, sizeof(theirs), "%s", blob_info(up)->id);

@@ -93,7 +93,7 @@ static cb_status begin_mode(fixture *f, cb_upload_mode mode, const char *name, i
 {
 	cb_node t;
 	file_target(&t, "docs", name);
-	cb_status s = blob_begin(f->st, f->user, &t, mode, size, up);
+	cb_status s = blob_begin(f->st, f->user, &t, mode, size, 0, up);
 	node_clear(&t);
 	return s;
 }
@@ -198,8 +198,12 @@ static void test_not_resumable(void **state)
 	char md5[33];
 	md5_hex(data, len, md5);
 	cb_upload *up;
-	assert_int_equal(begin(f, "b.bin", (int64_t)len, &up), CB_OK);
-	blob_not_resumable(up);
+	cb_node t;
+	file_target(&t, "docs", "b.bin");
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len,
+				    CB_UPLOAD_ONCE, &up),
+			 CB_OK);
+	node_clear(&t);
 	write_range(up, data, 0, len, 10000);
 	assert_int_equal(blob_offset(up), len);
 	assert_int_equal(blob_durable_offset(up), 0);
@@ -310,8 +314,8 @@ static void crash_child(fixture *f, const uint8_t *data, size_t len, size_t writ
 	cb_node t;
 	file_target(&t, "", "crash.bin");
 	cb_upload *up;
-	if (blob_begin(st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len, &up) ||
-	    (!resumable && blob_not_resumable(up)))
+	if (blob_begin(st, f->user, &t, CB_UPLOAD_CREATE, (int64_t)len,
+		       resumable ? 0 : CB_UPLOAD_ONCE, &up))
 		_exit(11);
 	for (size_t off = 0; off < written; off += 4096) {
 		size_t n = written - off < 4096 ? written - off : 4096;
@@ -635,7 +639,7 @@ static void test_replace_and_put(void **state)
 	/* REPLACE by id: a new revision */
 	node_init(&t);
 	snprintf(t.id, sizeof(t.id), "%s", n.id);
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 200, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 200, 0, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, v2, 200), CB_OK);
 	cb_node r;
 	node_init(&r);
@@ -649,12 +653,12 @@ static void test_replace_and_put(void **state)
 	/* a stranger may not replace it: not found */
 	char stranger[CB_ID_LEN + 1];
 	id_uuid4(stranger);
-	assert_int_equal(blob_begin(f->st, stranger, &t, CB_UPLOAD_REPLACE, 1, &up), CB_ERR_NOTFOUND);
+	assert_int_equal(blob_begin(f->st, stranger, &t, CB_UPLOAD_REPLACE, 1, 0, &up), CB_ERR_NOTFOUND);
 	node_clear(&t);
 
 	/* PUT by name replaces the live node of that name */
 	file_target(&t, "docs", "doc.txt");
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, 0, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, v3, 50), CB_OK);
 	node_init(&r);
 	assert_int_equal(blob_complete(up, NULL, &r), CB_OK);
@@ -663,7 +667,7 @@ static void test_replace_and_put(void **state)
 	node_clear(&r);
 	/* ... and creates it when there is none */
 	snprintf(t.name, sizeof(t.name), "new.txt");
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_PUT, 50, 0, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, v3, 50), CB_OK);
 	node_init(&r);
 	assert_int_equal(blob_complete(up, NULL, &r), CB_OK);
@@ -704,7 +708,7 @@ static void test_target_content_fields_ignored(void **state)
 	node_init(&theirs);
 	node_init(&mine);
 	file_target(&t, "", "secret.txt");
-	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 6, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 6, 0, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, "SECRET", 6), CB_OK);
 	assert_int_equal(blob_complete(up, NULL, &theirs), CB_OK);
 	node_clear(&t);
@@ -713,7 +717,7 @@ static void test_target_content_fields_ignored(void **state)
 	snprintf(t.original, sizeof(t.original), "%s", theirs.blob);
 	snprintf(t.thumb, sizeof(t.thumb), "%s", theirs.blob);
 	snprintf(t.blob, sizeof(t.blob), "%s", theirs.blob);
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 2, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 2, 0, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, "hi", 2), CB_OK);
 	assert_int_equal(blob_complete(up, NULL, &mine), CB_OK);
 	assert_string_equal(mine.original, "");
@@ -735,13 +739,13 @@ static void test_target_checked_up_front(void **state)
 	cb_node t;
 	file_target(&t, "", "x.bin");
 	snprintf(t.id, sizeof(t.id), "bad/id");
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, 0, &up), CB_ERR_INVAL);
 	t.id[0] = 0;
 	t.anyone = CB_ROLE_OWNER;
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, 0, &up), CB_ERR_INVAL);
 	t.anyone = CB_ROLE_READER;
 	cJSON_AddItemToArray(t.tags, cJSON_CreateNumber(7));
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, &up), CB_ERR_INVAL);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_CREATE, 1, 0, &up), CB_ERR_INVAL);
 	node_clear(&t);
 	/* upload ids that cannot exist are simply not found */
 	assert_int_equal(blob_discard(f->st, f->user, ""), CB_ERR_NOTFOUND);
@@ -785,16 +789,16 @@ static void test_quota_charged_to_owner(void **state)
 	cb_node n, t;
 	node_init(&n);
 	file_target(&t, "", "shared.bin");
-	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 0, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_CREATE, 0, 0, &up), CB_OK);
 	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
 	node_clear(&t);
 	assert_int_equal(store_grant(f->st, f->other, n.id, f->user, CB_ROLE_WRITER), CB_OK);
 
 	node_init(&t);
 	snprintf(t.id, sizeof(t.id), "%s", n.id);
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, &a), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, 0, &a), CB_OK);
 	assert_string_equal(blob_info(a)->charged, f->other);
-	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, &b), CB_ERR_QUOTA);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 900, 0, &b), CB_ERR_QUOTA);
 	uint8_t *data = make_data(900, 15);
 	write_range(a, data, 0, 900, 900);
 	assert_int_equal(blob_complete(a, NULL, NULL), CB_OK);

@@ -250,7 +250,7 @@ static void upload(fx *f, const char *actor, cb_upload_mode mode, const char *ta
 	if (name)
 		snprintf(t.name, sizeof(t.name), "%s", name);
 	size_t len = strlen(text);
-	assert_int_equal(blob_begin(f->st, actor, &t, mode, (int64_t)len, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, actor, &t, mode, (int64_t)len, 0, &up), CB_OK);
 	node_clear(&t);
 	assert_int_equal(blob_write(up, 0, text, len), CB_OK);
 	MD5Data((const uint8_t *)text, len, md5);
@@ -789,7 +789,7 @@ static void test_failed_mutations_publish_nothing(void **state)
 	cb_upload *up;
 	node_init(&t);
 	snprintf(t.name, sizeof(t.name), "up.bin");
-	assert_int_equal(blob_begin(f->st, f->alice, &t, CB_UPLOAD_CREATE, 3, &up), CB_OK);
+	assert_int_equal(blob_begin(f->st, f->alice, &t, CB_UPLOAD_CREATE, 3, 0, &up), CB_OK);
 	node_clear(&t);
 	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
 	assert_int_equal(blob_complete(up, "00000000000000000000000000000000", NULL),
