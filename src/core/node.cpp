@@ -10,9 +10,9 @@
  * revisions can be made within one millisecond. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sha2.h>
 
+#include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
@@ -352,14 +352,12 @@ static cb_status thumb_swap(MDB_txn *t, cb_store *st, const cb_node *n, const ch
 	/* the old one goes first, so that a user at the quota can swap */
 	cb_status s = old_thumb[0] ? blob_ref_drop(t, st, old_thumb, gc) : CB_OK;
 	if (!s && n->thumb[0]) {
-		char path[CB_DATA_PATH_MAX];
-		struct stat sb;
-		store_blob_path(st, n->thumb, path, sizeof(path));
-		if (!id_is_uuid(n->thumb) || stat(path, &sb))
+		int64_t size = blob_size(st, n->thumb);
+		if (size < 0)
 			return CB_ERR_NOTFOUND;
-		if (st->cfg->quota && usage_get(t, st, n->owner) + (uint64_t)sb.st_size > st->cfg->quota)
+		if (st->cfg->quota && usage_get(t, st, n->owner) + (uint64_t)size > st->cfg->quota)
 			return CB_ERR_QUOTA;
-		s = blob_ref_add(t, st, n->thumb, n->owner, n->id, (uint64_t)sb.st_size);
+		s = blob_ref_add(t, st, n->thumb, n->owner, n->id, (uint64_t)size);
 	}
 	return s;
 }

@@ -256,14 +256,20 @@ static int list_entry(const cb_node *n, void *ctx)
 	return 0;
 }
 
-/* project_list, file_list: the user's own and those shared with it. */
-static int act_list(ws_client *w, const action *a, const cJSON *)
+/* A list of the action's kind: the user's trash, or its own live nodes
+ * and those shared with it. */
+static int send_list(ws_client *w, const action *a, bool trash)
 {
 	list_ctx lc = {cJSON_CreateArray(), a->kind};
 	int flags = !strcmp(a->kind, "project") ? CB_NODE_META : 0;
-	cb_status s = store_list_owned(store(w), actor(w), a->kind, flags, list_entry, &lc);
-	if (!s)
-		s = store_list_shared(store(w), actor(w), a->kind, flags, list_entry, &lc);
+	cb_status s;
+	if (trash) {
+		s = store_list_trash(store(w), actor(w), a->kind, flags, list_entry, &lc);
+	} else {
+		s = store_list_owned(store(w), actor(w), a->kind, flags, list_entry, &lc);
+		if (!s)
+			s = store_list_shared(store(w), actor(w), a->kind, flags, list_entry, &lc);
+	}
 	if (s) {
 		cJSON_Delete(lc.array);
 		return send_status(w, a, NULL, s);
@@ -271,17 +277,16 @@ static int act_list(ws_client *w, const action *a, const cJSON *)
 	return send_typed(w, a->name, lc.array);
 }
 
-/* project_trash_list, file_trash_list: the user's own trash. */
+/* project_list, file_list */
+static int act_list(ws_client *w, const action *a, const cJSON *)
+{
+	return send_list(w, a, false);
+}
+
+/* project_trash_list, file_trash_list */
 static int act_trash_list(ws_client *w, const action *a, const cJSON *)
 {
-	list_ctx lc = {cJSON_CreateArray(), a->kind};
-	int flags = !strcmp(a->kind, "project") ? CB_NODE_META : 0;
-	cb_status s = store_list_trash(store(w), actor(w), a->kind, flags, list_entry, &lc);
-	if (s) {
-		cJSON_Delete(lc.array);
-		return send_status(w, a, NULL, s);
-	}
-	return send_typed(w, a->name, lc.array);
+	return send_list(w, a, true);
 }
 
 /* ---- the trash ---- */
@@ -323,9 +328,9 @@ static const char *trashed_uuid(ws_client *w, const action *a, const cJSON *valu
 static int act_recover(ws_client *w, const action *a, const cJSON *value)
 {
 	const char *id = trashed_uuid(w, a, value);
-	cb_status s = id ? store_node_recover(store(w), actor(w), id, NULL) : CB_OK;
 	if (!id)
 		return 0;
+	cb_status s = store_node_recover(store(w), actor(w), id, NULL);
 	return s ? send_status(w, a, id, s) : send_typed_str(w, a->name, id);
 }
 
@@ -333,9 +338,9 @@ static int act_recover(ws_client *w, const action *a, const cJSON *value)
 static int act_trash_delete(ws_client *w, const action *a, const cJSON *value)
 {
 	const char *id = trashed_uuid(w, a, value);
-	cb_status s = id ? store_node_purge(store(w), actor(w), id) : CB_OK;
 	if (!id)
 		return 0;
+	cb_status s = store_node_purge(store(w), actor(w), id);
 	return s ? send_status(w, a, id, s) : send_typed_str(w, a->name, id);
 }
 
