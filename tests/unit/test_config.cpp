@@ -127,6 +127,8 @@ static const struct {
 	{"send_queue_max", "4K"},
 	{"max_message_size", "4K"},
 	{"thumbnail_max", "0"},
+	{"upload_buffer_size", "1K"},
+	{"heartbeat_s", "1"},
 	{"idle_timeout", "1"},
 	{"http_timeout", "1"},
 	{"meta_max_size", "1G"},
@@ -162,6 +164,8 @@ static void test_defaults(void **)
 	assert_int_equal(cfg.thumbnail_max, 256 << 10);
 	assert_int_equal(cfg.revisions_keep, 5);
 	assert_int_equal(cfg.max_connections, 1000);
+	assert_int_equal(cfg.upload_buffer_size, 32767);
+	assert_int_equal(cfg.heartbeat_s, 5);
 	assert_int_equal(cfg.idle_timeout, 300);
 	assert_int_equal(cfg.http_timeout, 30);
 	assert_int_equal(cfg.meta_max_size, 256 << 20);
