@@ -57,7 +57,10 @@ struct cb_endpoint {
 	unsigned methods;        /* CB_HTTP: the cb_method bits it serves */
 	/* "/api/login" matches exactly (a trailing '/' is ignored);
 	 * "/api/users/ *" (without the space) matches anything below it,
-	 * which conn_path_rest() returns. NULL for CB_RAW. */
+	 * which conn_path_rest() returns; a '*' segment inside the pattern,
+	 * "/files/ * /upload" (without the spaces), matches one segment, and
+	 * conn_path_rest() returns the path from there on ("<id>/upload").
+	 * NULL for CB_RAW. */
 	const char *path;
 	unsigned flags;
 	size_t state_size;       /* zeroed per connection; conn_state() */
@@ -132,6 +135,18 @@ const char *conn_path_rest(cb_conn *c); /* what a trailing '*' matched, or "" */
 const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n);
 /* The request body (NUL-terminated) and its length; "" without a body. */
 const char *conn_body(cb_conn *c, size_t *len);
+
+/* During on_receive (CB_WS): bytes of the current WebSocket frame still
+ * to come after this piece. A message sent as one frame (as browsers and
+ * most clients do) is that long in all; more frames may follow when the
+ * piece is not CB_MSG_FINAL at the frame's end. */
+uint64_t conn_frame_left(cb_conn *c);
+/* During on_close (CB_WS): the code of the client's Close frame (1005
+ * when it gave none), or 0 when it sent none (dropped, or closed by the
+ * server). */
+int conn_peer_close_code(cb_conn *c);
+/* Bytes queued to the client and not yet sent. */
+size_t conn_queued(cb_conn *c);
 
 /* CB_WS: queues one message; CB_RAW: queues bytes. -1 when the queue cap
  * is hit: the connection is then being dropped, stop sending. */

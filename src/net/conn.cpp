@@ -194,6 +194,21 @@ int conn_send_json(cb_conn *c, const cJSON *j)
 	return r;
 }
 
+uint64_t conn_frame_left(cb_conn *c)
+{
+	return c->frame_left;
+}
+
+int conn_peer_close_code(cb_conn *c)
+{
+	return c->peer_close_code;
+}
+
+size_t conn_queued(cb_conn *c)
+{
+	return c->tx_bytes;
+}
+
 void conn_close(cb_conn *c, int code, const char *reason)
 {
 	if (c->close_code)
@@ -259,6 +274,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 	case LWS_CALLBACK_ESTABLISHED:
 		return open_endpoint(c);
 	case LWS_CALLBACK_RECEIVE: {
+		c->frame_left = (uint64_t)lws_remaining_packet_payload(wsi);
 		unsigned flags = (lws_is_first_fragment(wsi) ? CB_MSG_FIRST : 0) |
 				 (lws_is_final_fragment(wsi) ? CB_MSG_FINAL : 0) |
 				 (lws_frame_is_binary(wsi) ? CB_MSG_BINARY : 0);
@@ -266,6 +282,11 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->ep ? conn_writable(c) : 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+		const unsigned char *p = (const unsigned char *)in;
+		c->peer_close_code = len >= 2 ? (p[0] << 8) | p[1] : LWS_CLOSE_STATUS_NO_STATUS;
+		return 0; /* lws echoes it */
+	}
 	case LWS_CALLBACK_CLOSED:
 		conn_end(c);
 		return 0;

@@ -60,6 +60,8 @@ struct cb_conn {
 	lws_sorted_usec_list_t timer; /* conn_timer() */
 	int close_code;         /* close after the queue drains */
 	char close_reason[124];
+	uint64_t frame_left;    /* on_receive: conn_frame_left() */
+	int peer_close_code;    /* the client's Close frame's code; 0: none */
 };
 
 extern cb_server *net_server; /* the one server of this process */

@@ -13,18 +13,29 @@ void route_normalise(char *path)
 }
 
 /* "/a/b" matches "/a/b"; "/a/ *" (no space) matches "/a/x" and "/a/x/y",
- * with *rest = "x" or "x/y". */
+ * with *rest = "x" or "x/y"; "/a/ * /c" (no spaces) matches "/a/x/c", with
+ * *rest = "x/c". */
 static bool pattern_match(const char *pattern, const char *path, const char **rest)
 {
-	size_t n = strlen(pattern);
-	if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '/') {
-		if (strncmp(pattern, path, n - 1) || !path[n - 1])
-			return false;
-		*rest = path + n - 1;
-		return true;
-	}
+	char prev = 0;
 	*rest = "";
-	return !strcmp(pattern, path);
+	while (*pattern) {
+		if (pattern[0] == '*' && prev == '/' && (!pattern[1] || pattern[1] == '/')) {
+			size_t seg = strcspn(path, "/");
+			if (!seg)
+				return false;
+			if (!**rest)
+				*rest = path;
+			if (!pattern[1])
+				return true; /* a trailing '*' takes the rest */
+			prev = *pattern++;
+			path += seg;
+			continue;
+		}
+		if ((prev = *pattern++) != *path++)
+			return false;
+	}
+	return !*path;
 }
 
 const cb_endpoint *route_find(const cb_endpoint *const *tables, cb_transport transport,

@@ -16,7 +16,8 @@
 #define SERVICE_BUFFER 65536    /* per loop: bigger reads, bigger RX pieces */
 #define HEADER_SPACE 16384      /* per request being parsed: long tokens, cookies */
 #define HEADER_POOL 128         /* requests parsed at once: 2 MiB of header space */
-#define SWEEP_INTERVAL (60 * LWS_US_PER_SEC)
+/* at most a minute; sooner when partial_ttl or session_ttl is shorter */
+#define SWEEP_INTERVAL_MAX 60
 #define DRAIN_TIMEOUT_MS 2000   /* at shutdown, for WebSockets to take their 1001 */
 
 cb_server *net_server;
@@ -128,7 +129,18 @@ void server_install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Every minute: partial uploads past partial_ttl, expired sessions. */
+static lws_usec_t sweep_interval(const cb_config *cfg)
+{
+	int64_t secs = SWEEP_INTERVAL_MAX;
+	if (cfg->partial_ttl < secs)
+		secs = cfg->partial_ttl;
+	if (cfg->session_ttl < secs)
+		secs = cfg->session_ttl;
+	return secs * LWS_US_PER_SEC;
+}
+
+/* Every sweep_interval(): partial uploads past partial_ttl, expired
+ * sessions. */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
 	cb_server *srv = lws_container_of(sul, cb_server, sweep);
@@ -137,7 +149,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
 	size_t sessions = auth_sessions_expire(srv->st, now);
 	if (uploads || sessions)
 		log_info("expired %zu partial uploads and %zu sessions", uploads, sessions);
-	lws_sul_schedule(srv->ctx, 0, &srv->sweep, sweep, SWEEP_INTERVAL);
+	lws_sul_schedule(srv->ctx, 0, &srv->sweep, sweep, sweep_interval(srv->cfg));
 }
 
 static void wake(lws_sorted_usec_list_t *sul)
@@ -280,7 +292,7 @@ static void drain(cb_server *srv)
 
 int server_run(cb_server *srv)
 {
-	lws_sul_schedule(srv->ctx, 0, &srv->sweep, sweep, SWEEP_INTERVAL);
+	lws_sul_schedule(srv->ctx, 0, &srv->sweep, sweep, sweep_interval(srv->cfg));
 	while (!stop_requested) {
 		if (lws_service(srv->ctx, 0) < 0) {
 			log_error("the event loop failed");
