@@ -36,6 +36,13 @@ enum {
 	 * deletes it rather than keep it for partial_ttl. Completion still
 	 * syncs every byte before it commits. */
 	CB_UPLOAD_ONCE = 1,
+	/* With CB_UPLOAD_REPLACE: the upload is the resumable chain of node
+	 * target->id (spec 2). A node has at most one chain: blob_begin() is
+	 * CB_ERR_EXISTS while it has one in any state. The chain outlives its
+	 * upload: once completed it stays CB_CHAIN_DONE, and once expired
+	 * (partial_ttl) CB_CHAIN_EXPIRED with the offset it had, until
+	 * blob_chain_destroy(); blob_abort() of its upload ends it too. */
+	CB_UPLOAD_CHAIN = 2,
 };
 
 struct cb_upload_info {
@@ -49,11 +56,13 @@ struct cb_upload_info {
 	uint64_t offset;              /* durable bytes (last checkpoint) */
 	int64_t size;                 /* declared size, or CB_SIZE_UNKNOWN */
 	int64_t created, updated;     /* ms */
+	bool chain;                   /* CB_UPLOAD_CHAIN: node's chain */
 };
 
 /* Starts an upload by `actor` of `size` bytes (or CB_SIZE_UNKNOWN) into
  * target. Of the target, CREATE, PUT and KEEP_BOTH use id (optional), kind, name,
- * parent, mime, tags, anyone and meta; REPLACE uses id. Content fields
+ * parent, mime, tags, anyone and meta; REPLACE uses id, and keeps name as
+ * the upload's label (info.name: never a path, not the node's name). Content fields
  * (blob, original, thumb, md5, size) are the server's and ignored. Refused up front: an invalid name (CB_ERR_INVAL), a taken name
  * for CREATE (CB_ERR_EXISTS), no write access for REPLACE, a size over
  * max_upload_size (CB_ERR_TOOBIG), over quota (CB_ERR_QUOTA), or more than
@@ -75,6 +84,10 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id,
  * its last checkpoint rather than keep bytes that may not be on disk. */
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len);
 cb_status blob_checkpoint(cb_upload *up);
+/* Drops what arrived after the last checkpoint (a message found bad
+ * after part of it was written): the file and the MD5 state go back to
+ * blob_durable_offset(). */
+void blob_rewind(cb_upload *up);
 
 uint64_t blob_offset(const cb_upload *up);         /* bytes received */
 uint64_t blob_durable_offset(const cb_upload *up); /* bytes checkpointed */
@@ -101,11 +114,40 @@ typedef int (*cb_upload_visit)(const cb_upload_info *u, void *ctx);
 /* Stored uploads of owner (NULL: everyone's). */
 cb_status blob_list(cb_store *st, const char *owner, cb_upload_visit visit, void *ctx);
 
+/* ---- chains (CB_UPLOAD_CHAIN) ---- */
+
+enum cb_chain_state {
+	CB_CHAIN_NONE,    /* the node has no chain */
+	CB_CHAIN_ACTIVE,  /* an upload in progress (maybe open) */
+	CB_CHAIN_DONE,    /* completed */
+	CB_CHAIN_EXPIRED, /* its upload expired before it completed */
+};
+
+struct cb_chain {
+	cb_chain_state state;
+	char upload[CB_ID_LEN + 1];  /* ACTIVE: the upload, for blob_resume() */
+	char name[CB_NAME_MAX + 1];  /* ACTIVE, EXPIRED: the label it began with */
+	uint64_t offset;             /* ACTIVE: bytes checkpointed; EXPIRED: then */
+	int64_t size;                /* ACTIVE, EXPIRED: declared, or CB_SIZE_UNKNOWN */
+};
+
+/* The chain of node `node`, which actor must be allowed to write: like
+ * store_access(), CB_ERR_NOTFOUND when it may not see the node (or it is
+ * in the trash), CB_ERR_ACCESS when it may only read it. */
+cb_status blob_chain(cb_store *st, const char *actor, const char *node, cb_chain *out);
+/* Forgets node's chain, in any state, with its partial file; the node's
+ * content stays. CB_ERR_NOTFOUND without a chain (or a node the actor may
+ * see), CB_ERR_ACCESS read-only, CB_ERR_STATE while its upload is open
+ * (blob_abort() that instead). */
+cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node);
+
 /* Startup: commits uploads whose file reached blobs/ before the crash,
  * cuts partial files back to their checkpoint, removes partial and blob
  * files nothing refers to. Run before serving. */
 cb_status blob_recover(cb_store *st);
-/* Deletes stored uploads not open and not updated for partial_ttl. */
+/* Deletes stored uploads not open and not updated for partial_ttl (a
+ * chain's becomes CB_CHAIN_EXPIRED), and chain records of nodes that are
+ * gone. */
 size_t blob_expire(cb_store *st, int64_t now);
 
 /* Writes a small blob (a thumbnail) whole: synced into blobs/ under a new

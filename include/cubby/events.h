@@ -20,6 +20,7 @@
  *                             for CB_ANYONE)
  *   ACCESS_REMOVED            the same, plus the user removed (everyone
  *                             for CB_ANYONE: they all just lost it)
+ *   STREAM                    as CONTENT
  *
  * A trashed node is its owner's alone: any event but DELETED on a node in
  * the trash goes to the owner only. UPDATED counts the node as it is
@@ -35,7 +36,7 @@
  * ACCESS_REMOVED; blob_complete (and blob_recover finishing one) CREATED
  * for a new node, CONTENT for new content of an existing one;
  * store_purge_owner (account removal) one PURGED or DELETED per node, by
- * the server. */
+ * the server; events_stream STREAM. */
 #pragma once
 #include "cubby/store.h"
 
@@ -50,8 +51,12 @@ enum cb_event_op {
 				 node, store_node_set_content) */
 	CB_EV_ACCESS_GRANTED, /* a grant added or changed (also CB_ANYONE) */
 	CB_EV_ACCESS_REMOVED, /* a grant removed (also CB_ANYONE) */
+	CB_EV_STREAM,         /* live bytes of the node's media that are not
+				 stored (spec 2 saveMedia=false): data, len.
+				 Not a change: only subscribers that ask for
+				 it by its bit get it */
 };
-#define CB_EV_COUNT 8
+#define CB_EV_COUNT 9
 #define CB_EV_BIT(op) (1u << (op)) /* for cb_subscriber.ops */
 
 struct cb_event {
@@ -66,6 +71,8 @@ struct cb_event {
 					previous content; NULL when there was
 					none or none is kept (revisions_keep 0) */
 	const void *origin;          /* what events_set_origin() said */
+	const void *data;            /* STREAM: the bytes */
+	size_t len;
 };
 
 /* Called once per subscriber the event is for; `user` is that
@@ -81,7 +88,8 @@ struct cb_subscriber {
 			      client (public nodes only); NULL the server
 			      itself (every event) */
 	const char *node;  /* only this node's events; NULL = all */
-	unsigned ops;      /* CB_EV_BIT(op)s wanted; 0 = all */
+	unsigned ops;      /* CB_EV_BIT(op)s wanted; 0 = every change
+			      (not CB_EV_STREAM) */
 	cb_event_fn fn;
 	void *ctx;
 	cb_subscriber *prev, *next; /* the bus's list links */
@@ -100,6 +108,12 @@ void events_unsubscribe(cb_store *st, cb_subscriber *s);
  * change back to the client that made it. The network layer sets it
  * around each request; NULL = none. */
 void events_set_origin(cb_store *st, const void *origin);
+
+/* Relays len bytes of node id's live media, sent by actor, to the
+ * subscribers of CB_EV_STREAM on it who may read the node (the audience
+ * of CONTENT). Nothing is stored; nothing is read unless someone listens. */
+void events_stream(cb_store *st, const char *actor, const char *id, const void *data,
+		   size_t len);
 
 /* "created", "updated", "deleted", "recovered", "purged", "content",
  * "access-granted", "access-removed" (for logs). */

@@ -63,6 +63,7 @@ static cJSON *record_json(const cb_upload *up)
 	cJSON_AddNumberToObject(j, "updated", (double)up->info.updated);
 	cJSON_AddStringToObject(j, "md5state", md5hex);
 	cJSON_AddBoolToObject(j, "resumable", up->resumable);
+	cJSON_AddBoolToObject(j, "chain", up->info.chain);
 	cJSON_AddItemToObject(j, "target", cJSON_Duplicate(up->target, 1));
 	return j;
 }
@@ -81,6 +82,7 @@ static void info_from_json(const cJSON *j, cb_upload_info *info)
 	info->size = json_int(j, "size");
 	info->created = json_int(j, "created");
 	info->updated = json_int(j, "updated");
+	info->chain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "chain"));
 }
 
 static cb_status record_put(MDB_txn *t, cb_upload *up)
@@ -99,6 +101,11 @@ static cb_upload *find_open(cb_store *st, const char *id)
 		if (!strcmp(u->info.id, id))
 			return u;
 	return NULL;
+}
+
+bool upload_is_open(cb_store *st, const char *id)
+{
+	return find_open(st, id) != NULL;
 }
 
 static void upload_free(cb_upload *up)
@@ -154,6 +161,17 @@ static cb_status record_get(cb_store *st, const char *id, cJSON **out)
 	store_txn txn;
 	cb_status s = txn.begin(st, false);
 	return s ? s : db_get_json(txn.t, st->uploads, id, strlen(id), out);
+}
+
+static cb_status record_info(cb_store *st, const char *id, cb_upload_info *info)
+{
+	cJSON *j;
+	cb_status s = record_get(st, id, &j);
+	if (!s) {
+		info_from_json(j, info);
+		cJSON_Delete(j);
+	}
+	return s;
 }
 
 /* ---- space ---- */
@@ -273,7 +291,8 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 	char path[CB_DATA_PATH_MAX];
 	cb_node t;
 	*out = NULL;
-	if (!actor || size < CB_SIZE_UNKNOWN)
+	if (!actor || size < CB_SIZE_UNKNOWN ||
+	    ((flags & CB_UPLOAD_CHAIN) && mode != CB_UPLOAD_REPLACE))
 		return CB_ERR_INVAL;
 	if (size > 0 && (uint64_t)size > cfg->max_upload_size)
 		return CB_ERR_TOOBIG;
@@ -288,6 +307,7 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 	up->info.mode = mode;
 	up->info.size = size;
 	up->resumable = !(flags & CB_UPLOAD_ONCE);
+	up->info.chain = flags & CB_UPLOAD_CHAIN;
 	snprintf(up->info.owner, sizeof(up->info.owner), "%s", actor);
 	MD5Init(&up->md5);
 	up->md5_durable = up->md5;
@@ -303,6 +323,10 @@ cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 		s = CB_ERR_NOMEM;
 		goto fail;
 	}
+	if (mode == CB_UPLOAD_REPLACE)
+		snprintf(up->info.name, sizeof(up->info.name), "%s", target->name);
+	if (up->info.chain && (s = chain_claim_txn(txn.t, st, &up->info)))
+		goto fail;
 	up->info.created = up->info.updated = cb_now_ms();
 	store_partial_path(st, up->info.id, path, sizeof(path));
 	up->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -396,11 +420,16 @@ static cb_status cut_back(cb_upload *up, int err)
 {
 	log_error("blob: sync of upload %s failed (%s); back to offset %llu", up->info.id,
 		  strerror(err), (unsigned long long)up->durable);
+	blob_rewind(up);
+	return errno_status(err);
+}
+
+void blob_rewind(cb_upload *up)
+{
 	if (ftruncate(up->fd, (off_t)up->durable))
 		log_error("blob: truncate upload %s: %s", up->info.id, strerror(errno));
 	up->md5 = up->md5_durable;
 	up->offset = up->durable;
-	return errno_status(err);
 }
 
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len)
@@ -537,6 +566,8 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 			node_clear(&n);
 		}
 	}
+	if (!s && info->chain)
+		s = chain_settle_txn(t, st, info, CB_CHAIN_DONE);
 	if (!s)
 		s = db_del(t, st->uploads, info->id, strlen(info->id));
 	return s;
@@ -622,16 +653,21 @@ void blob_close(cb_upload *up)
 	upload_free(up);
 }
 
-static cb_status upload_delete(cb_store *st, const char *id)
+/* Deletes the record and the partial file of upload info; its chain, if
+ * it is one, goes to state `chain_after` (NONE: it ends too). */
+static cb_status upload_delete(cb_store *st, const cb_upload_info *info,
+			       cb_chain_state chain_after)
 {
 	char path[CB_DATA_PATH_MAX];
 	store_txn txn;
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = db_del(txn.t, st->uploads, id, strlen(id));
+		s = db_del(txn.t, st->uploads, info->id, strlen(info->id));
+	if (!s && info->chain)
+		s = chain_settle_txn(txn.t, st, info, chain_after);
 	if (!s)
 		s = txn.commit();
-	store_partial_path(st, id, path, sizeof(path));
+	store_partial_path(st, info->id, path, sizeof(path));
 	if (unlink(path) && errno != ENOENT)
 		log_warn("blob: cannot remove %s: %s", path, strerror(errno));
 	return s;
@@ -639,20 +675,19 @@ static cb_status upload_delete(cb_store *st, const char *id)
 
 void blob_abort(cb_upload *up)
 {
-	if (upload_delete(up->st, up->info.id))
+	if (upload_delete(up->st, &up->info, CB_CHAIN_NONE))
 		log_warn("blob: upload %s record not removed", up->info.id);
 	upload_free(up);
 }
 
 cb_status blob_discard(cb_store *st, const char *actor, const char *upload_id)
 {
-	cJSON *j;
-	cb_status s = record_get(st, upload_id, &j);
+	cb_upload_info info;
+	cb_status s = record_info(st, upload_id, &info);
 	if (s)
 		return s;
-	bool mine = !actor || !strcmp(json_str(j, "owner"), actor);
-	cJSON_Delete(j);
-	return mine ? upload_delete(st, upload_id) : CB_ERR_NOTFOUND;
+	bool mine = !actor || !strcmp(info.owner, actor);
+	return mine ? upload_delete(st, &info, CB_CHAIN_NONE) : CB_ERR_NOTFOUND;
 }
 
 cb_status blob_list(cb_store *st, const char *owner, cb_upload_visit visit, void *ctx)
@@ -682,11 +717,14 @@ size_t blob_expire(cb_store *st, int64_t now)
 	}
 	size_t n = 0;
 	for (size_t i = 0; i < stale.n; i++) {
-		if (upload_delete(st, stale.ids[i]) == CB_OK) {
+		cb_upload_info info;
+		if (!record_info(st, stale.ids[i], &info) &&
+		    !upload_delete(st, &info, CB_CHAIN_EXPIRED)) {
 			log_info("blob: expired upload %s", stale.ids[i]);
 			n++;
 		}
 	}
+	chains_sweep(st);
 	return n;
 }
 
@@ -732,7 +770,7 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 
 	if (file_exists(partial) && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rec, "resumable"))) {
 		log_info("blob: dropped upload %s interrupted by a crash (not resumable)", info->id);
-		upload_delete(st, info->id);
+		upload_delete(st, info, CB_CHAIN_NONE);
 		return;
 	}
 	if (file_exists(partial)) {
@@ -742,7 +780,7 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 	}
 	if (!file_exists(final_path)) {
 		log_warn("blob: upload %s lost its file; forgetting it", info->id);
-		upload_delete(st, info->id);
+		upload_delete(st, info, CB_CHAIN_EXPIRED);
 		return;
 	}
 	char md5[33];

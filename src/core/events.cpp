@@ -27,6 +27,7 @@ struct ev_walk {
 static const char *const op_names[CB_EV_COUNT] = {
 	"created", "updated", "deleted", "recovered",
 	"purged", "content", "access-granted", "access-removed",
+	"stream",
 };
 
 const char *event_op_name(cb_event_op op)
@@ -74,7 +75,8 @@ void events_unsubscribe(cb_store *st, cb_subscriber *s)
 /* The subscriber's filters, before any question of permission. */
 static bool sub_takes(const cb_subscriber *s, cb_event_op op, const char *id)
 {
-	return (!s->ops || (s->ops & CB_EV_BIT(op))) && (!s->node || !strcmp(s->node, id));
+	bool wants = s->ops ? (s->ops & CB_EV_BIT(op)) != 0 : op != CB_EV_STREAM;
+	return wants && (!s->node || !strcmp(s->node, id));
 }
 
 bool events_wanted(cb_store *st, cb_event_op op, const char *id)
@@ -152,6 +154,8 @@ void events_publish(cb_store *st, ev_pending *ev)
 	e.role = ev->role;
 	e.revision = ev->has_rev ? &ev->rev : NULL;
 	e.origin = st->origin;
+	e.data = ev->data;
+	e.len = ev->len;
 
 	/* what a callback changes in turn is not the origin's doing */
 	const void *origin = st->origin;
@@ -165,4 +169,20 @@ void events_publish(cb_store *st, ev_pending *ev)
 	}
 	st->walks = w.up;
 	st->origin = origin;
+}
+
+void events_stream(cb_store *st, const char *actor, const char *id, const void *data,
+		   size_t len)
+{
+	if (!events_wanted(st, CB_EV_STREAM, id))
+		return;
+	store_txn txn;
+	ev_pending ev;
+	if (txn.begin(st, false))
+		return;
+	events_prepare(txn.t, st, &ev, CB_EV_STREAM, actor, id);
+	txn.abort();
+	ev.data = data;
+	ev.len = len;
+	events_publish(st, &ev);
 }

@@ -136,6 +136,7 @@ static cb_status open_dbis(cb_store *st)
 		{"blobs", offsetof(cb_store, blobs)},
 		{"usage", offsetof(cb_store, usage)},
 		{"uploads", offsetof(cb_store, uploads)},
+		{"chains", offsetof(cb_store, chains)},
 	};
 	store_txn txn;
 	cb_status s = txn.begin(st, true);

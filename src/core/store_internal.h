@@ -6,6 +6,7 @@
 #include <string.h>
 #include <lmdb.h>
 #include <cjson/cJSON.h>
+#include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/store.h"
@@ -32,6 +33,7 @@ struct cb_store {
 	MDB_dbi blobs;          /* blob id -> {"owner","size","node"} */
 	MDB_dbi usage;          /* user id -> uint64 bytes */
 	MDB_dbi uploads;        /* upload id -> upload JSON */
+	MDB_dbi chains;         /* node id -> its upload chain (chain.cpp) */
 	const cb_config *cfg;
 	cb_upload *open_uploads; /* blob.cpp: uploads open in this process */
 	cb_subscriber *subs;     /* events.cpp: the bus's subscribers */
@@ -143,10 +145,12 @@ struct ev_pending {
 	id_list grantees;           /* ... else the owner and these */
 	bool has_rev;
 	cb_revision rev;
+	const void *data;           /* STREAM: the bytes */
+	size_t len;
 	/* zeroed by hand, not node_init(): a mutation nobody listens to
 	 * allocates nothing */
 	ev_pending() : on(false), op(CB_EV_CREATED), server(false), role(CB_ROLE_NONE),
-		       owner_only(false), everyone(false), has_rev(false)
+		       owner_only(false), everyone(false), has_rev(false), data(nullptr), len(0)
 	{
 		actor[0] = subject[0] = 0;
 		memset(&node, 0, sizeof(node));
@@ -186,6 +190,20 @@ cb_status blob_ref_drop(MDB_txn *t, cb_store *st, const char *id, id_list *gc);
 bool blob_ref_exists(MDB_txn *t, cb_store *st, const char *id);
 
 uint64_t usage_get(MDB_txn *t, cb_store *st, const char *user);
+
+/* ---- upload chains (chain.cpp), kept in step by blob.cpp ---- */
+
+/* True when upload id is open in this process. */
+bool upload_is_open(cb_store *st, const char *id);
+/* Records upload info as node info->node's ACTIVE chain; CB_ERR_EXISTS
+ * when the node has a chain already. */
+cb_status chain_claim_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info);
+/* The chain of info->node after its upload ended: DONE, EXPIRED (with
+ * info->offset), or NONE (the record is removed). */
+cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
+			   cb_chain_state state);
+/* Removes the chain records of nodes that no longer exist; how many. */
+size_t chains_sweep(cb_store *st);
 
 cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out,
 			int flags);

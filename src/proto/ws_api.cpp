@@ -791,6 +791,8 @@ static unsigned lists_changed(const cb_event *ev, const char *user)
 	case CB_EV_ACCESS_REMOVED:
 		/* a public node is in nobody else's lists */
 		return ev->subject && !strcmp(ev->subject, user) ? here : 0;
+	case CB_EV_STREAM: /* not a change; /ws does not subscribe to it */
+		return 0;
 	}
 	return 0;
 }

@@ -1,0 +1,165 @@
+/* chain.cpp: resumable upload chains (blob.h, CB_UPLOAD_CHAIN): at most
+ * one upload per node that a client builds up over as many connections
+ * as it takes, and what became of it. The chains db keeps, by node id,
+ * {"state","upload","name","size","offset"}; blob.cpp moves a chain from
+ * state to state inside the transactions that begin, complete, expire
+ * and delete its upload, so the record never disagrees with the upload. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cubby/blob.h"
+#include "cubby/clock.h"
+#include "cubby/log.h"
+#include "store_internal.h"
+
+static const char *const state_names[] = {"none", "active", "done", "expired"};
+
+static cb_chain_state state_parse(const char *s)
+{
+	for (int i = CB_CHAIN_ACTIVE; i <= CB_CHAIN_EXPIRED; i++)
+		if (!strcmp(s, state_names[i]))
+			return (cb_chain_state)i;
+	return CB_CHAIN_NONE;
+}
+
+static cb_status chain_put(MDB_txn *t, cb_store *st, const char *node, const cb_chain *c)
+{
+	cJSON *j = cJSON_CreateObject();
+	if (!j)
+		return CB_ERR_NOMEM;
+	cJSON_AddStringToObject(j, "state", state_names[c->state]);
+	cJSON_AddStringToObject(j, "upload", c->upload);
+	cJSON_AddStringToObject(j, "name", c->name);
+	cJSON_AddNumberToObject(j, "size", (double)c->size);
+	cJSON_AddNumberToObject(j, "offset", (double)c->offset);
+	cb_status s = db_put_json(t, st->chains, node, strlen(node), j);
+	cJSON_Delete(j);
+	return s;
+}
+
+/* node's chain as recorded (state NONE when there is none); an ACTIVE
+ * one's offset is its upload's last checkpoint. */
+static cb_status chain_get_txn(MDB_txn *t, cb_store *st, const char *node, cb_chain *out)
+{
+	cJSON *j = NULL;
+	memset(out, 0, sizeof(*out));
+	cb_status s = db_get_json(t, st->chains, node, strlen(node), &j);
+	if (s)
+		return s == CB_ERR_NOTFOUND ? CB_OK : s;
+	out->state = state_parse(json_str(j, "state"));
+	json_copy_str(j, "upload", out->upload, sizeof(out->upload));
+	json_copy_str(j, "name", out->name, sizeof(out->name));
+	out->size = json_int(j, "size");
+	out->offset = (uint64_t)json_int(j, "offset");
+	cJSON_Delete(j);
+	if (out->state == CB_CHAIN_ACTIVE) {
+		s = db_get_json(t, st->uploads, out->upload, strlen(out->upload), &j);
+		if (s)
+			return s;
+		out->offset = (uint64_t)json_int(j, "offset");
+		/* past partial_ttl it is as good as expired: the next sweep
+		 * deletes it, and resuming it now would race that */
+		if (!upload_is_open(st, out->upload) &&
+		    json_int(j, "updated") < cb_now_ms() - st->cfg->partial_ttl * 1000)
+			out->state = CB_CHAIN_EXPIRED;
+		cJSON_Delete(j);
+	}
+	return CB_OK;
+}
+
+cb_status chain_claim_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info)
+{
+	MDB_val k = {strlen(info->node), (void *)info->node}, v;
+	if (mdb_get(t, st->chains, &k, &v) == 0)
+		return CB_ERR_EXISTS;
+	cb_chain c;
+	memset(&c, 0, sizeof(c));
+	c.state = CB_CHAIN_ACTIVE;
+	snprintf(c.upload, sizeof(c.upload), "%s", info->id);
+	snprintf(c.name, sizeof(c.name), "%s", info->name);
+	c.size = info->size;
+	return chain_put(t, st, info->node, &c);
+}
+
+cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
+			   cb_chain_state state)
+{
+	if (state == CB_CHAIN_NONE) {
+		cb_status s = db_del(t, st->chains, info->node, strlen(info->node));
+		return s == CB_ERR_NOTFOUND ? CB_OK : s;
+	}
+	cb_chain c;
+	memset(&c, 0, sizeof(c));
+	c.state = state;
+	snprintf(c.name, sizeof(c.name), "%s", info->name);
+	c.size = info->size;
+	c.offset = info->offset;
+	return chain_put(t, st, info->node, &c);
+}
+
+cb_status blob_chain(cb_store *st, const char *actor, const char *node, cb_chain *out)
+{
+	store_txn txn;
+	cb_node n;
+	node_init(&n);
+	memset(out, 0, sizeof(*out));
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_open_txn(txn.t, st, actor, node, CB_ACCESS_WRITE, &n, 0);
+	if (!s && n.trashed)
+		s = CB_ERR_NOTFOUND;
+	if (!s)
+		s = chain_get_txn(txn.t, st, n.id, out);
+	node_clear(&n);
+	return s;
+}
+
+cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
+{
+	store_txn txn;
+	cb_chain c;
+	cb_node n;
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_open_txn(txn.t, st, actor, node, CB_ACCESS_WRITE, &n, 0);
+	if (!s)
+		s = chain_get_txn(txn.t, st, n.id, &c);
+	if (!s && c.state == CB_CHAIN_NONE)
+		s = CB_ERR_NOTFOUND;
+	if (!s && c.state == CB_CHAIN_ACTIVE && upload_is_open(st, c.upload))
+		s = CB_ERR_STATE;
+	if (!s && c.state == CB_CHAIN_ACTIVE)
+		s = db_del(txn.t, st->uploads, c.upload, strlen(c.upload));
+	if (!s)
+		s = db_del(txn.t, st->chains, n.id, strlen(n.id));
+	if (!s)
+		s = txn.commit();
+	if (!s && c.state == CB_CHAIN_ACTIVE) {
+		char path[CB_DATA_PATH_MAX];
+		store_partial_path(st, c.upload, path, sizeof(path));
+		if (unlink(path))
+			log_warn("chain: cannot remove %s", path);
+	}
+	node_clear(&n);
+	return s;
+}
+
+size_t chains_sweep(cb_store *st)
+{
+	store_txn txn;
+	size_t n = 0;
+	if (txn.begin(st, true))
+		return 0;
+	cb_status s = db_scan(txn.t, st->chains, NULL, 0, [&](MDB_cursor *c, MDB_val &k, MDB_val &) {
+		MDB_val v;
+		if (mdb_get(txn.t, st->nodes, &k, &v) == MDB_NOTFOUND &&
+		    mdb_cursor_del(c, 0) == 0)
+			n++;
+		return 0;
+	});
+	if (s || (n && txn.commit()))
+		return 0;
+	return n;
+}
