@@ -13,7 +13,9 @@
 #include "cubby/clock.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
+#include "cubby/file_events.h"
 #include "cubby/net.h"
+#include "cubby/resumable.h"
 #include "cubby/store.h"
 #include "cubby/ws_api.h"
 #include "cubby/ws_upload.h"
@@ -25,6 +27,8 @@ static const cb_endpoint *const endpoint_tables[] = {
 	account_endpoints,
 	ws_api_endpoints,
 	ws_upload_endpoints,
+	resumable_endpoints,
+	file_events_endpoints,
 	NULL,
 };
 
