@@ -40,6 +40,7 @@ struct rs_conn {
 	bool stream;        /* saveMedia=false: relay, store nothing */
 	rs_phase phase;
 	bool replaced;      /* a newer connection took the chain over */
+	bool closing;       /* the server is closing it (an error, the end) */
 	cb_upload *up;      /* PH_DATA, storing */
 	uint64_t offset;    /* bytes received (stream: relayed) */
 	int64_t size;       /* TotalFileSize, or CB_SIZE_UNKNOWN */
@@ -86,6 +87,7 @@ static int close_with(rs_conn *r, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	r->closing = true;
 	conn_close(r->conn, code, reason);
 	return 0;
 }
@@ -499,13 +501,15 @@ static int rs_open(cb_conn *c)
 }
 
 /* Gone: the upload is kept for resuming (checkpointed), unless its size
- * was unknown and the client closed normally, which completes it. */
+ * was unknown and the client closed normally (not answering a close of
+ * the server's), which completes it. */
 static void rs_close(cb_conn *c)
 {
 	rs_conn *r = (rs_conn *)conn_state(c);
 	if (r->up) {
 		bool message_done = r->header_len == 0 || r->got == HEADER_LEN + (uint64_t)r->count;
-		if (r->size == CB_SIZE_UNKNOWN && conn_peer_close_code(c) == 1000 && message_done) {
+		if (r->size == CB_SIZE_UNKNOWN && conn_peer_close_code(c) == 1000 && message_done &&
+		    !r->closing) {
 			cb_status s = blob_complete(r->up, NULL, NULL);
 			if (s)
 				log_warn("/ws/Upload %s: not completed at close: %s", r->node, cb_status_str(s));
