@@ -85,10 +85,14 @@ cb_status chain_claim_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info)
 cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 			   cb_chain_state state)
 {
-	if (state == CB_CHAIN_NONE) {
-		cb_status s = db_del(t, st->chains, info->node, strlen(info->node));
-		return s == CB_ERR_NOTFOUND ? CB_OK : s;
-	}
+	cJSON *j = NULL;
+	cb_status s = db_get_json(t, st->chains, info->node, strlen(info->node), &j);
+	bool ours = !s && !strcmp(json_str(j, "upload"), info->id);
+	cJSON_Delete(j);
+	if (!ours) /* the node's chain is another upload's now (or none) */
+		return s == CB_ERR_NOTFOUND || !s ? CB_OK : s;
+	if (state == CB_CHAIN_NONE)
+		return db_del(t, st->chains, info->node, strlen(info->node));
 	cb_chain c;
 	memset(&c, 0, sizeof(c));
 	c.state = state;
@@ -128,15 +132,17 @@ cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
 		s = chain_get_txn(txn.t, st, n.id, &c);
 	if (!s && c.state == CB_CHAIN_NONE)
 		s = CB_ERR_NOTFOUND;
-	if (!s && c.state == CB_CHAIN_ACTIVE && upload_is_open(st, c.upload))
+	/* an upload past partial_ttl reads as EXPIRED but is still stored
+	 * until the sweep: it goes now */
+	if (!s && c.upload[0] && upload_is_open(st, c.upload))
 		s = CB_ERR_STATE;
-	if (!s && c.state == CB_CHAIN_ACTIVE)
+	if (!s && c.upload[0])
 		s = db_del(txn.t, st->uploads, c.upload, strlen(c.upload));
 	if (!s)
 		s = db_del(txn.t, st->chains, n.id, strlen(n.id));
 	if (!s)
 		s = txn.commit();
-	if (!s && c.state == CB_CHAIN_ACTIVE) {
+	if (!s && c.upload[0]) {
 		char path[CB_DATA_PATH_MAX];
 		store_partial_path(st, c.upload, path, sizeof(path));
 		if (unlink(path))
