@@ -64,6 +64,7 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 	case LWS_CALLBACK_CLOSED:
 		return ws_callback(wsi, reason, c, in, len);
 	case LWS_CALLBACK_RAW_ADOPT:
