@@ -2,7 +2,8 @@
  * checkpoint, complete; every refusal; a crash (a child process killed
  * mid-upload) and resume; a crash between rename and commit; orphans;
  * expiry; quota and free space; offsets past 4 GiB; keep-both uploads;
- * blob_put() and blob_size(). */
+ * blob_put() and blob_size(); upload chains (CB_UPLOAD_CHAIN: states,
+ * access, expiry, purge, recovery, quota) and blob_rewind(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1058,6 +1059,621 @@ static void test_blob_size(void **state)
 	free(data);
 }
 
+/* ---- upload chains (CB_UPLOAD_CHAIN), blob_rewind ---- */
+
+/* A node of the uploader's with no content yet ("docs/<name>"); its id to id. */
+static void make_node(fixture *f, const char *name, char id[CB_ID_LEN + 1])
+{
+	cb_upload *up;
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(begin(f, name, 0, &up), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, &n), CB_OK);
+	snprintf(id, CB_ID_LEN + 1, "%s", n.id);
+	node_clear(&n);
+}
+
+static cb_status chain_begin_mode(fixture *f, const char *actor, const char *node,
+				  cb_upload_mode mode, const char *label, int64_t size,
+				  cb_upload **up)
+{
+	cb_node t;
+	node_init(&t);
+	snprintf(t.id, sizeof(t.id), "%s", node);
+	snprintf(t.name, sizeof(t.name), "%s", label);
+	if (mode != CB_UPLOAD_REPLACE)
+		snprintf(t.parent, sizeof(t.parent), "docs");
+	cb_status s = blob_begin(f->st, actor, &t, mode, size, CB_UPLOAD_CHAIN, up);
+	node_clear(&t);
+	return s;
+}
+
+/* The chain of node, as the uploader sees it. */
+static cb_chain chain_of(fixture *f, const char *node)
+{
+	cb_chain c;
+	assert_int_equal(blob_chain(f->st, f->user, node, &c), CB_OK);
+	return c;
+}
+
+/* How many records the chains db holds. */
+static int count_chain_records(fixture *f)
+{
+	store_txn txn;
+	int n = 0;
+	assert_int_equal(txn.begin(f->st, false), CB_OK);
+	assert_int_equal(db_scan(txn.t, f->st->chains, NULL, 0,
+				 [&](MDB_cursor *, MDB_val &, MDB_val &) {
+					 n++;
+					 return 0;
+				 }),
+			 CB_OK);
+	return n;
+}
+
+/* Sets the stored upload's last update (ms), as if it had been idle since. */
+static void set_upload_updated(fixture *f, const char *id, int64_t updated)
+{
+	store_txn txn;
+	cJSON *j;
+	assert_int_equal(txn.begin(f->st, true), CB_OK);
+	assert_int_equal(db_get_json(txn.t, f->st->uploads, id, strlen(id), &j), CB_OK);
+	cJSON_ReplaceItemInObject(j, "updated", cJSON_CreateNumber((double)updated));
+	assert_int_equal(db_put_json(txn.t, f->st->uploads, id, strlen(id), j), CB_OK);
+	cJSON_Delete(j);
+	assert_int_equal(txn.commit(), CB_OK);
+}
+
+static bool upload_stored(fixture *f, const char *id)
+{
+	store_txn txn;
+	assert_int_equal(txn.begin(f->st, false), CB_OK);
+	MDB_val k = {strlen(id), (void *)id}, v;
+	return mdb_get(txn.t, f->st->uploads, &k, &v) == 0;
+}
+
+static void test_chain_begin_and_checkpoint(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(1000, 30);
+	char node[CB_ID_LEN + 1];
+	make_node(f, "chained.bin", node);
+
+	cb_chain c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_NONE);
+
+	cb_upload *up, *again;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "label.bin", 1000, &up),
+			 CB_OK);
+	assert_true(blob_info(up)->chain);
+	assert_string_equal(blob_info(up)->node, node);
+	assert_string_equal(blob_info(up)->name, "label.bin");
+	c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_string_equal(c.upload, blob_info(up)->id);
+	assert_string_equal(c.name, "label.bin");
+	assert_int_equal(c.size, 1000);
+	assert_int_equal(c.offset, 0);
+
+	/* the offset is the last checkpoint, not what has arrived */
+	write_range(up, data, 0, 300, 100);
+	assert_int_equal(chain_of(f, node).offset, 0);
+	assert_int_equal(blob_checkpoint(up), CB_OK);
+	assert_int_equal(chain_of(f, node).offset, 300);
+	write_range(up, data, 300, 420, 120);
+	c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_int_equal(c.offset, 300);
+
+	/* one chain per node, whoever asks and whatever the size */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "other", 5, &again),
+			 CB_ERR_EXISTS);
+	assert_null(again);
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "x", CB_SIZE_UNKNOWN,
+					  &again),
+			 CB_ERR_EXISTS);
+	/* the refused begin left the chain as it was, and no upload behind */
+	assert_string_equal(chain_of(f, node).upload, blob_info(up)->id);
+	assert_int_equal(count_uploads(f), 1);
+	/* a plain (unchained) replace of the node is still possible */
+	cb_node t;
+	node_init(&t);
+	snprintf(t.id, sizeof(t.id), "%s", node);
+	assert_int_equal(blob_begin(f->st, f->user, &t, CB_UPLOAD_REPLACE, 5, 0, &again), CB_OK);
+	assert_false(blob_info(again)->chain);
+	blob_abort(again);
+	node_clear(&t);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+
+	/* chains are for REPLACE only */
+	const cb_upload_mode others[] = {CB_UPLOAD_CREATE, CB_UPLOAD_PUT, CB_UPLOAD_KEEP_BOTH};
+	for (cb_upload_mode m : others) {
+		assert_int_equal(chain_begin_mode(f, f->user, "", m, "fresh.bin", 10, &again),
+				 CB_ERR_INVAL);
+		assert_null(again);
+	}
+	assert_int_equal(count_uploads(f), 1);
+	assert_int_equal(count_chain_records(f), 1);
+	blob_abort(up);
+	free(data);
+}
+
+static void test_chain_complete_and_destroy(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 5000;
+	uint8_t *data = make_data(len, 31);
+	char md5[33], node[CB_ID_LEN + 1], upload[CB_ID_LEN + 1];
+	md5_hex(data, len, md5);
+	make_node(f, "done.bin", node);
+
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "lbl", (int64_t)len, &up),
+			 CB_OK);
+	snprintf(upload, sizeof(upload), "%s", blob_info(up)->id);
+	write_range(up, data, 0, len, 1000);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_string_equal(n.id, node);
+	assert_string_equal(n.name, "done.bin"); /* the label is not the node's name */
+	assert_string_equal(n.blob, upload);
+	assert_string_equal(n.md5, md5);
+	assert_int_equal(n.size, len);
+	node_clear(&n);
+
+	cb_chain c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_DONE);
+	assert_int_equal(count_uploads(f), 0);
+	/* a completed chain is remembered: no second one */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "again", 10, &up),
+			 CB_ERR_EXISTS);
+	assert_int_equal(count_uploads(f), 0);
+
+	/* destroyed: gone, the content stays, and a new chain may begin */
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_ERR_NOTFOUND);
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, f->user, node, &n, 0), CB_OK);
+	assert_string_equal(n.blob, upload);
+	assert_int_equal(n.size, len);
+	node_clear(&n);
+	assert_blob_equals(f, upload, data, len);
+
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "new", 10, &up), CB_OK);
+	c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_string_equal(c.upload, blob_info(up)->id);
+	assert_string_equal(c.name, "new");
+	assert_int_equal(c.size, 10);
+	blob_abort(up);
+	free(data);
+}
+
+static void test_chain_resume_and_expire(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 4000;
+	uint8_t *data = make_data(len, 32);
+	char md5[33], node[CB_ID_LEN + 1], upload[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX];
+	md5_hex(data, len, md5);
+	make_node(f, "resumed.bin", node);
+
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "r", (int64_t)len, &up),
+			 CB_OK);
+	snprintf(upload, sizeof(upload), "%s", blob_info(up)->id);
+	store_partial_path(f->st, upload, partial, sizeof(partial));
+	write_range(up, data, 0, 1500, 500);
+	blob_close(up); /* checkpoints what arrived */
+	cb_chain c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_int_equal(c.offset, 1500);
+
+	/* resumed by the id the chain gives */
+	assert_int_equal(blob_resume(f->st, f->user, c.upload, &up), CB_OK);
+	assert_int_equal(blob_offset(up), 1500);
+	assert_true(blob_info(up)->chain);
+	write_range(up, data, 1500, 2500, 500);
+	blob_close(up);
+	assert_int_equal(chain_of(f, node).offset, 2500);
+
+	/* not idle long enough: nothing expires */
+	int64_t now = cb_now_ms();
+	assert_int_equal(blob_expire(f->st, now), 0);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+
+	/* past partial_ttl: the upload goes, the chain remembers */
+	assert_int_equal(blob_expire(f->st, now + f->cfg.partial_ttl * 1000 + 1000), 1);
+	c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_EXPIRED);
+	assert_int_equal(c.offset, 2500);
+	assert_int_equal(c.size, (int64_t)len);
+	assert_string_equal(c.name, "r");
+	assert_false(exists(partial));
+	assert_false(upload_stored(f, upload));
+	assert_int_equal(blob_resume(f->st, f->user, upload, &up), CB_ERR_NOTFOUND);
+	/* and stays: no new chain until it is destroyed */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "r2", (int64_t)len, &up),
+			 CB_ERR_EXISTS);
+	assert_int_equal(blob_expire(f->st, now + f->cfg.partial_ttl * 2000), 0);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_EXPIRED);
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+
+	/* a new chain, completed after a resume */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "r3", (int64_t)len, &up),
+			 CB_OK);
+	write_range(up, data, 0, 1000, 1000);
+	blob_close(up);
+	assert_int_equal(blob_resume(f->st, f->user, chain_of(f, node).upload, &up), CB_OK);
+	write_range(up, data, 1000, len, 1000);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_blob_equals(f, n.blob, data, len);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_DONE);
+	node_clear(&n);
+	free(data);
+}
+
+/* Past partial_ttl an idle chain upload reads as EXPIRED at once, before
+ * any sweep deletes it; an open one, however old, is ACTIVE. */
+static void test_chain_expired_lazily(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(100, 33);
+	char node[CB_ID_LEN + 1], upload[CB_ID_LEN + 1];
+	make_node(f, "lazy.bin", node);
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "lz", 100, &up), CB_OK);
+	snprintf(upload, sizeof(upload), "%s", blob_info(up)->id);
+	write_range(up, data, 0, 40, 40);
+	assert_int_equal(blob_checkpoint(up), CB_OK);
+
+	int64_t stale = cb_now_ms() - (f->cfg.partial_ttl + 60) * 1000;
+	set_upload_updated(f, upload, stale);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE); /* open */
+	blob_close(up); /* nothing new since the checkpoint: the record stays stale */
+	cb_chain c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_EXPIRED);
+	assert_int_equal(c.offset, 40);
+	assert_int_equal(c.size, 100);
+	assert_string_equal(c.name, "lz");
+	/* nothing was deleted yet */
+	assert_true(upload_stored(f, upload));
+	assert_int_equal(count_uploads(f), 1);
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "lz2", 100, &up),
+			 CB_ERR_EXISTS);
+
+	/* one second short of partial_ttl it is still ACTIVE */
+	set_upload_updated(f, upload, cb_now_ms() - (f->cfg.partial_ttl - 1) * 1000);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+
+	/* the sweep makes it so */
+	set_upload_updated(f, upload, stale);
+	assert_int_equal(blob_expire(f->st, cb_now_ms()), 1);
+	c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_EXPIRED);
+	assert_int_equal(c.offset, 40);
+	assert_int_equal(count_uploads(f), 0);
+	free(data);
+}
+
+/* Destroying a chain that reads as EXPIRED because its idle upload is
+ * past partial_ttl (no sweep yet) forgets it "in any state, with its
+ * partial file" (blob.h): the upload goes with it, so no later sweep
+ * brings the old chain back over a new one. */
+static void test_chain_destroy_lazily_expired(void **state)
+{
+	fixture *f = (fixture *)*state;
+	char node[CB_ID_LEN + 1], old_upload[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX];
+	make_node(f, "stale.bin", node);
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "old", 100, &up), CB_OK);
+	snprintf(old_upload, sizeof(old_upload), "%s", blob_info(up)->id);
+	store_partial_path(f->st, old_upload, partial, sizeof(partial));
+	assert_int_equal(blob_write(up, 0, "0123456789", 10), CB_OK);
+	blob_close(up);
+	set_upload_updated(f, old_upload, cb_now_ms() - (f->cfg.partial_ttl + 60) * 1000);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_EXPIRED);
+
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+	assert_false(exists(partial));
+	assert_false(upload_stored(f, old_upload));
+
+	/* a new chain; the sweep that follows must leave it alone */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "new", 100, &up), CB_OK);
+	char new_upload[CB_ID_LEN + 1];
+	snprintf(new_upload, sizeof(new_upload), "%s", blob_info(up)->id);
+	blob_close(up);
+	assert_int_equal(blob_expire(f->st, cb_now_ms()), 0);
+	cb_chain c = chain_of(f, node);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_string_equal(c.upload, new_upload);
+	assert_string_equal(c.name, "new");
+}
+
+static void test_chain_abort_and_refusals(void **state)
+{
+	fixture *f = (fixture *)*state;
+	char node[CB_ID_LEN + 1], upload[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX];
+	make_node(f, "guarded.bin", node);
+	cb_user u;
+	assert_int_equal(auth_user_create(f->st, "sam", "pw", false, &u), CB_OK);
+	char stranger[CB_ID_LEN + 1];
+	memcpy(stranger, u.id, sizeof(stranger));
+	cb_chain c;
+
+	/* no chain */
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_ERR_NOTFOUND);
+
+	/* aborting the upload ends the chain */
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "a", 10, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, "abcde", 5), CB_OK);
+	blob_abort(up);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+	assert_int_equal(count_chain_records(f), 0);
+
+	/* so does discarding it */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "d", 10, &up), CB_OK);
+	snprintf(upload, sizeof(upload), "%s", blob_info(up)->id);
+	blob_close(up);
+	assert_int_equal(blob_discard(f->st, f->user, upload), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+
+	/* open: destroy refuses */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "b", 10, &up), CB_OK);
+	snprintf(upload, sizeof(upload), "%s", blob_info(up)->id);
+	store_partial_path(f->st, upload, partial, sizeof(partial));
+	assert_int_equal(blob_write(up, 0, "abcde", 5), CB_OK);
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_ERR_STATE);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+	assert_true(exists(partial));
+
+	/* a reader may not see or touch the chain; a stranger does not even
+	 * find the node; a writer may */
+	assert_int_equal(store_grant(f->st, f->user, node, f->other, CB_ROLE_READER), CB_OK);
+	assert_int_equal(blob_chain(f->st, f->other, node, &c), CB_ERR_ACCESS);
+	assert_int_equal(blob_chain_destroy(f->st, f->other, node), CB_ERR_ACCESS);
+	assert_int_equal(blob_chain(f->st, stranger, node, &c), CB_ERR_NOTFOUND);
+	assert_int_equal(blob_chain_destroy(f->st, stranger, node), CB_ERR_NOTFOUND);
+	char nobody[CB_ID_LEN + 1];
+	id_uuid4(nobody);
+	assert_int_equal(blob_chain(f->st, f->user, nobody, &c), CB_ERR_NOTFOUND);
+	assert_int_equal(blob_chain_destroy(f->st, f->user, nobody), CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->user, node, f->other, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(blob_chain(f->st, f->other, node, &c), CB_OK);
+	assert_int_equal(c.state, CB_CHAIN_ACTIVE);
+	assert_string_equal(c.upload, upload);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+
+	/* closed: destroy takes the upload and its partial file with it */
+	blob_close(up);
+	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_NONE);
+	assert_false(exists(partial));
+	assert_false(upload_stored(f, upload));
+	assert_int_equal(blob_resume(f->st, f->user, upload, &up), CB_ERR_NOTFOUND);
+
+	/* in the trash: not found */
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "t", 10, &up), CB_OK);
+	blob_close(up);
+	assert_int_equal(store_node_trash(f->st, f->user, node), CB_OK);
+	assert_int_equal(blob_chain(f->st, f->user, node, &c), CB_ERR_NOTFOUND);
+	assert_int_equal(c.state, CB_CHAIN_NONE);
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "t2", 10, &up),
+			 CB_ERR_NOTFOUND);
+	assert_int_equal(store_node_recover(f->st, f->user, node, NULL), CB_OK);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
+}
+
+/* The chain record of a purged node goes with the next sweep, whatever
+ * state it was in, and its upload expiring later does not bring it back. */
+static void test_chain_of_purged_node(void **state)
+{
+	fixture *f = (fixture *)*state;
+	char done_node[CB_ID_LEN + 1], active_node[CB_ID_LEN + 1], kept[CB_ID_LEN + 1];
+	make_node(f, "p1.bin", done_node);
+	make_node(f, "p2.bin", active_node);
+	make_node(f, "p3.bin", kept);
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, done_node, CB_UPLOAD_REPLACE, "d", 3, &up), CB_OK);
+	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_OK);
+	assert_int_equal(chain_begin_mode(f, f->user, active_node, CB_UPLOAD_REPLACE, "a", 3, &up),
+			 CB_OK);
+	assert_int_equal(blob_write(up, 0, "ab", 2), CB_OK);
+	blob_close(up);
+	assert_int_equal(chain_begin_mode(f, f->user, kept, CB_UPLOAD_REPLACE, "k", 3, &up), CB_OK);
+	blob_close(up);
+	assert_int_equal(count_chain_records(f), 3);
+	assert_int_equal(chains_sweep(f->st), 0); /* every node is there */
+
+	assert_int_equal(store_node_purge(f->st, f->user, done_node), CB_OK);
+	assert_int_equal(count_chain_records(f), 3); /* the purge leaves it to the sweep */
+	cb_chain c;
+	assert_int_equal(blob_chain(f->st, f->user, done_node, &c), CB_ERR_NOTFOUND);
+	int64_t now = cb_now_ms();
+	assert_int_equal(blob_expire(f->st, now), 0);
+	assert_int_equal(count_chain_records(f), 2);
+	assert_int_equal(chain_of(f, kept).state, CB_CHAIN_ACTIVE);
+
+	/* an active one: the sweep drops the record, the upload expires in time */
+	assert_int_equal(store_node_trash(f->st, f->user, active_node), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->user, active_node), CB_OK);
+	assert_int_equal(chains_sweep(f->st), 1);
+	assert_int_equal(chains_sweep(f->st), 0);
+	assert_int_equal(count_chain_records(f), 1);
+	int64_t later = now + f->cfg.partial_ttl * 1000 + 1000;
+	assert_int_equal(blob_expire(f->st, later), 2); /* active_node's and kept's uploads */
+	assert_int_equal(count_chain_records(f), 1);
+	assert_int_equal(chain_of(f, kept).state, CB_CHAIN_EXPIRED);
+	assert_int_equal(chains_sweep(f->st), 0);
+	assert_int_equal(count_uploads(f), 0);
+}
+
+/* A chain upload that reached blobs/ before a crash is committed by
+ * recovery (the chain DONE); one that lost its partial file EXPIRES. */
+static void test_chain_recovered(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t len = 3210;
+	uint8_t *data = make_data(len, 34);
+	char md5[33], node[CB_ID_LEN + 1], lost[CB_ID_LEN + 1], id[CB_ID_LEN + 1];
+	char partial[CB_DATA_PATH_MAX], final_path[CB_DATA_PATH_MAX];
+	md5_hex(data, len, md5);
+	make_node(f, "rec.bin", node);
+	make_node(f, "lost.bin", lost);
+
+	cb_upload *up;
+	assert_int_equal(chain_begin_mode(f, f->user, node, CB_UPLOAD_REPLACE, "rc", (int64_t)len, &up),
+			 CB_OK);
+	snprintf(id, sizeof(id), "%s", blob_info(up)->id);
+	write_range(up, data, 0, len, 1000);
+	blob_close(up);
+	store_partial_path(f->st, id, partial, sizeof(partial));
+	store_blob_path(f->st, id, final_path, sizeof(final_path));
+	assert_int_equal(rename(partial, final_path), 0);
+
+	assert_int_equal(chain_begin_mode(f, f->user, lost, CB_UPLOAD_REPLACE, "ls", (int64_t)len, &up),
+			 CB_OK);
+	char lost_upload[CB_ID_LEN + 1], lost_partial[CB_DATA_PATH_MAX];
+	snprintf(lost_upload, sizeof(lost_upload), "%s", blob_info(up)->id);
+	write_range(up, data, 0, 1234, 1234);
+	blob_close(up);
+	store_partial_path(f->st, lost_upload, lost_partial, sizeof(lost_partial));
+	assert_int_equal(unlink(lost_partial), 0);
+
+	reopen(f);
+	assert_int_equal(blob_recover(f->st), CB_OK);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, f->user, node, &n, 0), CB_OK);
+	assert_string_equal(n.blob, id);
+	assert_string_equal(n.md5, md5);
+	assert_int_equal(n.size, len);
+	node_clear(&n);
+	assert_blob_equals(f, id, data, len);
+	assert_int_equal(chain_of(f, node).state, CB_CHAIN_DONE);
+
+	cb_chain c = chain_of(f, lost);
+	assert_int_equal(c.state, CB_CHAIN_EXPIRED);
+	assert_int_equal(c.offset, 1234);
+	assert_int_equal(c.size, (int64_t)len);
+	assert_string_equal(c.name, "ls");
+	assert_int_equal(count_uploads(f), 0);
+	free(data);
+}
+
+/* blob_rewind drops what arrived after the last checkpoint: the file,
+ * the offset and the MD5 state. */
+static void test_rewind(void **state)
+{
+	fixture *f = (fixture *)*state;
+	const size_t a_len = 3000, b_len = 1500;
+	uint8_t *a = make_data(a_len, 35), *b = make_data(b_len, 36), *b2 = make_data(b_len, 37);
+	uint8_t *whole = (uint8_t *)malloc(a_len + b_len);
+	memcpy(whole, a, a_len);
+	memcpy(whole + a_len, b2, b_len);
+	char md5[33], partial[CB_DATA_PATH_MAX];
+	md5_hex(whole, a_len + b_len, md5);
+
+	cb_upload *up;
+	assert_int_equal(begin(f, "rewound.bin", (int64_t)(a_len + b_len), &up), CB_OK);
+	store_partial_path(f->st, blob_info(up)->id, partial, sizeof(partial));
+	assert_int_equal(blob_write(up, 0, a, a_len), CB_OK);
+	assert_int_equal(blob_checkpoint(up), CB_OK);
+	assert_int_equal(blob_write(up, a_len, b, 700), CB_OK);
+	assert_int_equal(blob_write(up, a_len + 700, b + 700, 300), CB_OK);
+	assert_int_equal(blob_offset(up), a_len + 1000);
+
+	blob_rewind(up);
+	assert_int_equal(blob_offset(up), a_len);
+	assert_int_equal(blob_durable_offset(up), a_len);
+	struct stat sb;
+	assert_int_equal(stat(partial, &sb), 0);
+	assert_int_equal(sb.st_size, a_len);
+	assert_int_equal(blob_write(up, a_len + 1000, b, 10), CB_ERR_OFFSET);
+	/* twice is the same as once */
+	blob_rewind(up);
+	assert_int_equal(blob_offset(up), a_len);
+
+	for (size_t off = 0; off < b_len; off += 500)
+		assert_int_equal(blob_write(up, a_len + off, b2 + off, 500), CB_OK);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5, &n), CB_OK);
+	assert_string_equal(n.md5, md5);
+	assert_int_equal(n.size, a_len + b_len);
+	assert_blob_equals(f, n.blob, whole, a_len + b_len);
+	node_clear(&n);
+
+	/* with no checkpoint yet: back to nothing, MD5 from scratch */
+	char md5_b2[33];
+	md5_hex(b2, b_len, md5_b2);
+	assert_int_equal(begin(f, "rewound2.bin", (int64_t)b_len, &up), CB_OK);
+	store_partial_path(f->st, blob_info(up)->id, partial, sizeof(partial));
+	assert_int_equal(blob_write(up, 0, b, 800), CB_OK);
+	blob_rewind(up);
+	assert_int_equal(blob_offset(up), 0);
+	assert_int_equal(stat(partial, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(blob_write(up, 0, b2, b_len), CB_OK);
+	node_init(&n);
+	assert_int_equal(blob_complete(up, md5_b2, &n), CB_OK);
+	assert_blob_equals(f, n.blob, b2, b_len);
+	node_clear(&n);
+	free(whole);
+	free(a);
+	free(b);
+	free(b2);
+}
+
+/* A chain that completed or expired is a memory, not a reservation: its
+ * declared size counts against no quota. */
+static void test_chain_not_counted_in_quota(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(1000, 38);
+	char done_node[CB_ID_LEN + 1], expired_node[CB_ID_LEN + 1];
+	make_node(f, "qd.bin", done_node);
+	make_node(f, "qe.bin", expired_node);
+	f->cfg.quota = 1000;
+	cb_upload *up, *other;
+
+	/* expired after 100 of 700 declared bytes */
+	assert_int_equal(chain_begin_mode(f, f->user, expired_node, CB_UPLOAD_REPLACE, "e", 700, &up),
+			 CB_OK);
+	/* while active, its 700 bytes are reserved */
+	assert_int_equal(begin(f, "q1", 301, &other), CB_ERR_QUOTA);
+	write_range(up, data, 0, 100, 100);
+	blob_close(up);
+	assert_int_equal(blob_expire(f->st, cb_now_ms() + f->cfg.partial_ttl * 1000 + 1000), 1);
+	assert_int_equal(chain_of(f, expired_node).state, CB_CHAIN_EXPIRED);
+	assert_int_equal(store_usage(f->st, f->user), 0);
+	assert_int_equal(begin(f, "q1", 1001, &other), CB_ERR_QUOTA);
+	assert_int_equal(begin(f, "q1", 1000, &other), CB_OK);
+	blob_abort(other);
+
+	/* completed with 600 bytes: those are the node's content, counted once */
+	assert_int_equal(chain_begin_mode(f, f->user, done_node, CB_UPLOAD_REPLACE, "d", 600, &up),
+			 CB_OK);
+	write_range(up, data, 0, 600, 600);
+	assert_int_equal(blob_complete(up, NULL, NULL), CB_OK);
+	assert_int_equal(chain_of(f, done_node).state, CB_CHAIN_DONE);
+	assert_int_equal(store_usage(f->st, f->user), 600);
+	assert_int_equal(begin(f, "q2", 401, &other), CB_ERR_QUOTA);
+	assert_int_equal(begin(f, "q2", 400, &other), CB_OK);
+	write_range(other, data, 0, 400, 400);
+	assert_int_equal(blob_complete(other, NULL, NULL), CB_OK);
+	assert_int_equal(store_usage(f->st, f->user), 1000);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1090,6 +1706,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_put_unclaimed_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_begin_and_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_complete_and_destroy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_resume_and_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_expired_lazily, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_destroy_lazily_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_abort_and_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_of_purged_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_recovered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_not_counted_in_quota, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("blob", tests, NULL, NULL);
 }

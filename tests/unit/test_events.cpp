@@ -1,9 +1,10 @@
 /* test_events.cpp: unit tests for the event bus (include/cubby/events.h,
  * DESIGN §1 and the spec 3 audience of §7) on a real store in a fresh
  * temporary data directory: which subscriber hears of which mutation,
- * what the event carries, that a failed mutation publishes nothing, and
- * that subscribers may come and go from inside a callback. Alice owns,
- * bob and dave get grants, carol is a stranger. */
+ * what the event carries, that a failed mutation publishes nothing, that
+ * subscribers may come and go from inside a callback, and who gets the
+ * live bytes of events_stream() (CB_EV_STREAM). Alice owns, bob and dave
+ * get grants, carol is a stranger. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,9 @@ struct rec_ev {
 	char rev_user[CB_ID_LEN + 1];
 	bool rev_patch;
 	const void *origin;
+	const void *data;             /* STREAM: as given, and a copy */
+	size_t len;
+	char bytes[32];
 };
 
 struct rec;
@@ -98,6 +102,10 @@ static void rec_fn(const cb_event *ev, const char *user, void *ctx)
 		assert_string_equal(ev->revision->node, ev->node->id);
 	}
 	e->origin = ev->origin;
+	e->data = ev->data;
+	e->len = ev->len;
+	if (ev->data)
+		memcpy(e->bytes, ev->data, ev->len < sizeof(e->bytes) ? ev->len : sizeof(e->bytes));
 	if (r->hook)
 		r->hook(r, ev);
 }
@@ -996,6 +1004,187 @@ static void test_upload_create_and_replace(void **state)
 	node_clear(&n);
 }
 
+/* ---- live streams ---- */
+
+/* Relays `text` on node id as actor. */
+static void stream(fx *f, const char *actor, const char *id, const char *text)
+{
+	events_stream(f->st, actor, id, text, strlen(text));
+}
+
+/* r got one STREAM event with exactly these bytes, from actor, on id. */
+static void assert_streamed(const rec *r, const char *id, const char *actor, const char *text)
+{
+	assert_int_equal(r->n, 1);
+	const rec_ev *e = last(r);
+	assert_int_equal(e->op, CB_EV_STREAM);
+	assert_string_equal(e->node, id);
+	assert_string_equal(e->actor, actor);
+	assert_ptr_equal(e->data, text);
+	assert_int_equal(e->len, strlen(text));
+	assert_memory_equal(e->bytes, text, strlen(text));
+	assert_true(e->subject_null);
+	assert_false(e->has_rev);
+}
+
+/* STREAM is not a change: a subscriber of every change (ops 0) never
+ * gets it; one asking by its bit does, if it may read the node (the
+ * audience of CONTENT). */
+static void test_stream_audience(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], other[CB_ID_LEN + 1];
+	mk(f, f->alice, "live", id);
+	mk(f, f->alice, "other", other);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	grant(f, id, f->dave, CB_ROLE_WRITER);
+	reset(f);
+
+	const unsigned bit = CB_EV_BIT(CB_EV_STREAM);
+	rec sa, sb, sc, sd, anon, filtered, elsewhere;
+	rec_init(&sa, f->alice, NULL, bit);
+	rec_init(&sb, f->bob, NULL, bit);
+	rec_init(&sc, f->carol, NULL, bit);
+	rec_init(&sd, f->dave, id, bit);
+	rec_init(&anon, "", NULL, bit);
+	rec_init(&filtered, f->alice, other, bit);
+	rec_init(&elsewhere, f->alice, NULL, CB_EV_BIT(CB_EV_CONTENT));
+	rec *all[] = {&sa, &sb, &sc, &sd, &anon, &filtered, &elsewhere};
+	for (rec *r : all)
+		events_subscribe(f->st, &r->sub);
+
+	const char *text = "frame-1 \x01 bytes";
+	stream(f, f->dave, id, text);
+	expect(f, 0, 0, 0, 0); /* every-change subscribers: nothing */
+	assert_streamed(&sa, id, f->dave, text);
+	assert_streamed(&sb, id, f->dave, text); /* a reader */
+	assert_streamed(&sd, id, f->dave, text); /* filtered to this node */
+	assert_int_equal(sc.n, 0);               /* a stranger */
+	assert_int_equal(anon.n, 0);             /* private: not anonymous */
+	assert_int_equal(filtered.n, 0);         /* filtered to another node */
+	assert_int_equal(elsewhere.n, 0);        /* asks for other ops */
+
+	/* binary bytes, NULs included, and a length shorter than the buffer */
+	static const char bin[] = {'\0', 'a', '\xff', '\0', 'b', 'c'};
+	sa.n = 0;
+	events_stream(f->st, f->alice, id, bin, 4);
+	assert_int_equal(sa.n, 1);
+	assert_ptr_equal(sa.ev[0].data, bin);
+	assert_int_equal(sa.ev[0].len, 4);
+	assert_memory_equal(sa.ev[0].bytes, bin, 4);
+	assert_string_equal(sa.ev[0].actor, f->alice);
+
+	/* public: everyone, anonymous clients included */
+	grant(f, id, CB_ANYONE, CB_ROLE_READER);
+	reset(f);
+	for (rec *r : all)
+		r->n = 0;
+	stream(f, f->alice, id, "public");
+	expect(f, 0, 0, 0, 0);
+	assert_streamed(&sa, id, f->alice, "public");
+	assert_streamed(&sb, id, f->alice, "public");
+	assert_streamed(&sc, id, f->alice, "public");
+	assert_streamed(&sd, id, f->alice, "public");
+	assert_streamed(&anon, id, f->alice, "public");
+	assert_int_equal(filtered.n, 0);
+	assert_int_equal(elsewhere.n, 0);
+
+	/* a stream on the other node reaches only who may read that one */
+	for (rec *r : all)
+		r->n = 0;
+	stream(f, f->alice, other, "other");
+	assert_streamed(&sa, other, f->alice, "other");
+	assert_streamed(&filtered, other, f->alice, "other");
+	assert_int_equal(sb.n + sc.n + sd.n + anon.n + elsewhere.n, 0);
+
+	/* in the trash a node is its owner's alone */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	for (rec *r : all)
+		r->n = 0;
+	stream(f, f->alice, id, "trashed");
+	assert_streamed(&sa, id, f->alice, "trashed");
+	assert_int_equal(sb.n + sc.n + sd.n + anon.n + filtered.n + elsewhere.n, 0);
+
+	/* the bit asks for STREAM only: no changes come with it */
+	for (rec *r : all)
+		r->n = 0;
+	reset(f);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_OK);
+	assert_int_equal(rename_as(f, f->alice, id, "renamed"), CB_OK);
+	assert_int_equal(sa.n + sb.n + sc.n + sd.n + anon.n + filtered.n, 0);
+	assert_int_equal(f->ra.n, 2);
+	/* ... and changes carry no bytes */
+	assert_null(last(&f->ra)->data);
+	assert_int_equal(last(&f->ra)->len, 0);
+	for (rec *r : all)
+		events_unsubscribe(f->st, &r->sub);
+}
+
+/* A subscriber that asks for STREAM with other ops gets both; the server
+ * (user NULL) gets it by its bit like anyone. */
+static void test_stream_with_other_ops(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "live", id);
+	rec both, server, server_all;
+	rec_init(&both, f->alice, NULL, CB_EV_BIT(CB_EV_STREAM) | CB_EV_BIT(CB_EV_UPDATED));
+	rec_init(&server, NULL, NULL, CB_EV_BIT(CB_EV_STREAM));
+	rec_init(&server_all, NULL);
+	events_subscribe(f->st, &both.sub);
+	events_subscribe(f->st, &server.sub);
+	events_subscribe(f->st, &server_all.sub);
+	assert_true(events_wanted(f->st, CB_EV_STREAM, id));
+	assert_int_equal(rename_as(f, f->alice, id, "b"), CB_OK);
+	stream(f, f->bob, id, "x");
+	assert_int_equal(both.n, 2);
+	assert_int_equal(both.ev[0].op, CB_EV_UPDATED);
+	assert_int_equal(both.ev[1].op, CB_EV_STREAM);
+	assert_string_equal(both.ev[1].actor, f->bob);
+	assert_streamed(&server, id, f->bob, "x");
+	assert_int_equal(server_all.n, 1); /* the rename, not the stream */
+	assert_int_equal(server_all.ev[0].op, CB_EV_UPDATED);
+	assert_string_equal(event_op_name(CB_EV_STREAM), "stream");
+	events_unsubscribe(f->st, &both.sub);
+	events_unsubscribe(f->st, &server.sub);
+	events_unsubscribe(f->st, &server_all.sub);
+}
+
+/* Nobody listening, or a node that is not there: nothing happens. */
+static void test_stream_nobody(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "live", id);
+	/* only every-change subscribers: STREAM is not wanted */
+	assert_false(events_wanted(f->st, CB_EV_STREAM, id));
+	stream(f, f->alice, id, "unheard");
+	expect(f, 1, 0, 0, 0); /* just the creation */
+	events_unsubscribe(f->st, &f->ra.sub);
+	events_unsubscribe(f->st, &f->rb.sub);
+	events_unsubscribe(f->st, &f->rc.sub);
+	events_unsubscribe(f->st, &f->rd.sub);
+	assert_null(f->st->subs);
+	stream(f, f->alice, id, "nobody");
+	events_stream(f->st, f->alice, id, NULL, 0);
+
+	rec sa;
+	rec_init(&sa, f->alice, NULL, CB_EV_BIT(CB_EV_STREAM));
+	events_subscribe(f->st, &sa.sub);
+	assert_true(events_wanted(f->st, CB_EV_STREAM, id));
+	char missing[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(missing), 0);
+	stream(f, f->alice, missing, "to nowhere");
+	assert_int_equal(sa.n, 0);
+	/* an empty relay is still one */
+	events_stream(f->st, NULL, id, "", 0);
+	assert_int_equal(sa.n, 1);
+	assert_int_equal(sa.ev[0].len, 0);
+	assert_true(sa.ev[0].actor_null);
+	events_unsubscribe(f->st, &sa.sub);
+	expect(f, 1, 0, 0, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1022,6 +1211,9 @@ int main(void)
 		T(test_free_self_in_callback),
 		T(test_nested_publish),
 		T(test_upload_create_and_replace),
+		T(test_stream_audience),
+		T(test_stream_with_other_ops),
+		T(test_stream_nobody),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * and driven by real clients over real sockets: the outbound queue cap
  * (a client that does not read is dropped, one that reads gets all),
  * the 1001 every WebSocket gets at shutdown with on_close run for it,
- * WebSocket messages in pieces, and the raw-TCP vhost. cubbyd's own
+ * WebSocket messages in pieces, and the raw-TCP vhost; and route_find()
+ * on tables of its own ('*' segments), which needs no server. cubbyd's own
  * endpoints are tested against the real binary in tests/integration. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ extern "C" {
 #include "cubby/net.h"
 #include "cubby/store.h"
 #include "support/support.h"
+#include "../../src/net/net_internal.h" /* route_find() */
 
 #define FLOOD_PIECE (64 * 1024)
 #define IDLE_S 2 /* idle_timeout of the test server */
@@ -633,10 +635,128 @@ static void test_timer_and_close_code(void **state)
 	t_ws_close(&ws);
 }
 
+/* ---- routing (route_find), no server needed ---- */
+
+static const cb_endpoint route_upload[] = {
+	CB_HTTP_ROUTE(CB_DELETE, "/files/*/upload", 0, NULL),
+	CB_HTTP_ROUTE(CB_GET, "/files/*/meta", 0, NULL),
+	CB_HTTP_ROUTE(CB_GET | CB_POST, "/files/abc/exact", 0, NULL),
+	{CB_WS, 0, "/ws/*/Upload", 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	{(cb_transport)0, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+static const cb_endpoint route_below[] = {
+	CB_HTTP_ROUTE(CB_GET, "/a/*", 0, NULL),
+	CB_HTTP_ROUTE(CB_POST, "/api/login", 0, NULL),
+	{CB_WS, 0, "/files/*", 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	{(cb_transport)0, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+static const cb_endpoint *const route_tables[] = {route_upload, route_below, NULL};
+
+/* The entry route_find gives for transport/method/path (NULL: none), with
+ * what '*' matched in rest. */
+static const cb_endpoint *route(cb_transport t, unsigned method, const char *path,
+				const char **rest, unsigned *others = NULL)
+{
+	unsigned o;
+	*rest = "(unset)";
+	return route_find(route_tables, t, method, path, rest, others ? others : &o);
+}
+
+/* A '*' segment inside a pattern matches exactly one non-empty segment;
+ * rest is the path from there on. */
+static void test_route_star_inside(void **state)
+{
+	(void)state;
+	const char *rest;
+	unsigned others;
+	const cb_endpoint *ep = route(CB_HTTP, CB_DELETE, "/files/abc/upload", &rest);
+	assert_ptr_equal(ep, &route_upload[0]);
+	assert_string_equal(rest, "abc/upload");
+	ep = route(CB_HTTP, CB_DELETE, "/files/0b9c-4e.x_y/upload", &rest);
+	assert_ptr_equal(ep, &route_upload[0]);
+	assert_string_equal(rest, "0b9c-4e.x_y/upload");
+
+	const char *misses[] = {
+		"/files/abc",         /* the segment after '*' missing */
+		"/files//upload",     /* an empty segment */
+		"/files/upload",      /* '*' took "upload": nothing left for it */
+		"/files/a/b/upload",  /* two segments */
+		"/files/abc/uploadx", /* more after the pattern */
+		"/files/abc/uploa",   /* less */
+		"/files/abc/upload/",
+		"/files/abc/upload/x",
+		"/filesx/abc/upload",
+		"/file/abc/upload",
+		"/files",
+		"/files/",
+	};
+	for (const char *path : misses) {
+		ep = route(CB_HTTP, CB_DELETE, path, &rest, &others);
+		if (ep)
+			print_error("%s matched %s\n", path, ep->path);
+		assert_null(ep);
+		assert_int_equal(others & CB_DELETE, 0);
+	}
+
+	/* the method decides among entries whose path matches */
+	assert_null(route(CB_HTTP, CB_GET, "/files/abc/upload", &rest, &others));
+	assert_int_equal(others, CB_DELETE);
+	/* the first pattern failing half way leaves no trace on the next */
+	ep = route(CB_HTTP, CB_GET, "/files/abc/meta", &rest);
+	assert_ptr_equal(ep, &route_upload[1]);
+	assert_string_equal(rest, "abc/meta");
+	ep = route(CB_HTTP, CB_POST, "/files/abc/exact", &rest);
+	assert_ptr_equal(ep, &route_upload[2]);
+	assert_string_equal(rest, "");
+
+	/* WebSocket patterns the same way */
+	ep = route(CB_WS, 0, "/ws/node-1/Upload", &rest);
+	assert_ptr_equal(ep, &route_upload[3]);
+	assert_string_equal(rest, "node-1/Upload");
+	assert_null(route(CB_WS, 0, "/ws//Upload", &rest));
+	assert_null(route(CB_WS, 0, "/ws/a/b/Upload", &rest));
+	/* a WebSocket on "/files/abc/upload" is not the HTTP entry's: the
+	 * later table's trailing-star "/files" entry takes it */
+	ep = route(CB_WS, 0, "/files/abc/upload", &rest);
+	assert_ptr_equal(ep, &route_below[2]);
+	assert_string_equal(rest, "abc/upload");
+}
+
+/* A trailing '*' takes everything below, one segment or more. */
+static void test_route_trailing_star(void **state)
+{
+	(void)state;
+	const char *rest;
+	unsigned others;
+	const cb_endpoint *ep = route(CB_HTTP, CB_GET, "/a/x", &rest);
+	assert_ptr_equal(ep, &route_below[0]);
+	assert_string_equal(rest, "x");
+	ep = route(CB_HTTP, CB_GET, "/a/x/y", &rest);
+	assert_ptr_equal(ep, &route_below[0]);
+	assert_string_equal(rest, "x/y");
+	const char *misses[] = {"/a", "/a/", "/ab/x", "/b/x", "/"};
+	for (const char *path : misses)
+		assert_null(route(CB_HTTP, CB_GET, path, &rest));
+	assert_null(route(CB_HTTP, CB_POST, "/a/x", &rest, &others));
+	assert_int_equal(others, CB_GET);
+
+	/* exact patterns: no rest */
+	ep = route(CB_HTTP, CB_POST, "/api/login", &rest);
+	assert_ptr_equal(ep, &route_below[1]);
+	assert_string_equal(rest, "");
+	assert_null(route(CB_HTTP, CB_POST, "/api/login/x", &rest));
+	assert_null(route(CB_HTTP, CB_POST, "/api/logi", &rest));
+	ep = route(CB_WS, 0, "/files/abc", &rest);
+	assert_ptr_equal(ep, &route_below[2]);
+	assert_string_equal(rest, "abc");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_star_inside),
+		cmocka_unit_test(test_route_trailing_star),
 		cmocka_unit_test_setup_teardown(test_queue_under_cap_delivers_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_cap_drops_slow_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ws_message_in_pieces, setup, teardown),
