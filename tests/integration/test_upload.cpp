@@ -17,21 +17,16 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 
 #include "support/support.h"
 
-#define AUTH_MAX 512   /* an "Authorization: ...\r\n" header */
-#define TOKEN_MAX 256
-#define PATH_LEN 700
 #define POLL_MS 5000   /* how long the server may take to drop a partial file */
 
 #define MD5_EMPTY "d41d8cd98f00b204e9800998ecf8427e"
@@ -57,21 +52,6 @@ static const size_t SIZES_256K[] = {256 * KIB, 0};
 
 /* ---- data and digests ---- */
 
-/* len pseudo-random bytes from seed (xorshift32); malloc'd. */
-static unsigned char *make_data(size_t len, uint32_t seed)
-{
-	unsigned char *p = (unsigned char *)malloc(len ? len : 1);
-	assert_non_null(p);
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (unsigned char)(x >> 24);
-	}
-	return p;
-}
-
 static void hex_of(const unsigned char *d, unsigned n, char *out)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -91,33 +71,13 @@ static void md5_hex(const void *p, size_t n, char *out)
 
 /* ---- accounts ---- */
 
-/* Logs user in: the session's token into token (TOKEN_MAX bytes). */
-static void login_token(const t_server *s, const char *user, const char *pass, char *token)
-{
-	cJSON *body = cJSON_CreateObject();
-	cJSON_AddStringToObject(body, "user", user);
-	cJSON_AddStringToObject(body, "pass", pass);
-	char *text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	cJSON *j = NULL;
-	int status = t_http_post_json(s->http_port, "/api/login", NULL, text, &j);
-	cJSON_free(text);
-	const char *t = t_json_str(j, "token");
-	if (status != 200 || !t || !*t || strlen(t) >= TOKEN_MAX) {
-		cJSON_Delete(j);
-		fail_msg("login of %s: status %d, want 200 with a token", user, status);
-	}
-	snprintf(token, TOKEN_MAX, "%s", t);
-	cJSON_Delete(j);
-}
-
-/* Logs user in; the bearer header of that session into auth (AUTH_MAX
+/* Logs user in; the bearer header of that session into auth (T_AUTH_MAX
  * bytes). */
 static void login_auth(const t_server *s, const char *user, const char *pass, char *auth)
 {
-	char token[TOKEN_MAX];
-	login_token(s, user, pass, token);
-	t_bearer_header(token, auth, AUTH_MAX);
+	char token[T_TOKEN_MAX];
+	t_login_token(s, user, pass, token);
+	t_bearer_header(token, auth, T_AUTH_MAX);
 }
 
 static void admin_auth(const t_server *s, char *auth)
@@ -129,18 +89,7 @@ static void admin_auth(const t_server *s, char *auth)
  * header into auth. */
 static void add_user(const t_server *s, const char *user, char *auth)
 {
-	char basic[AUTH_MAX];
-	t_basic_header("admin", s->password, basic, sizeof(basic));
-	cJSON *body = cJSON_CreateObject();
-	cJSON_AddStringToObject(body, "user", user);
-	cJSON_AddStringToObject(body, "pass", "secret pass");
-	char *text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	int status = t_http_post_json(s->http_port, "/api/users", basic, text, NULL);
-	cJSON_free(text);
-	if (status != 201)
-		fail_msg("creating user %s: status %d, want 201", user, status);
-	login_auth(s, user, "secret pass", auth);
+	t_add_user(s, user, "secret pass", auth);
 }
 
 /* ---- WebSocket messages ---- */
@@ -510,86 +459,17 @@ static void check_file(const t_server *s, const char *auth, const char *name, co
 
 /* ---- the data directory ---- */
 
-static void data_path(const t_server *s, const char *sub, const char *name, char *out)
-{
-	snprintf(out, PATH_LEN, "%s/data/%s%s%s", s->dir, sub, name ? "/" : "", name ? name : "");
-}
-
-/* Entries of <data>/sub; each one's name to visit (ctx) when given. */
-static int dir_entries(const t_server *s, const char *sub, void (*visit)(const char *, void *),
-		       void *ctx)
-{
-	char path[PATH_LEN];
-	data_path(s, sub, NULL, path);
-	DIR *d = opendir(path);
-	if (!d)
-		fail_msg("cannot open %s", path);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		n++;
-		if (visit)
-			visit(e->d_name, ctx);
-	}
-	closedir(d);
-	return n;
-}
-
-static bool file_equals(const char *path, const unsigned char *data, size_t len)
-{
-	struct stat st;
-	if (stat(path, &st) || (uint64_t)st.st_size != len)
-		return false;
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return false;
-	unsigned char buf[65536];
-	size_t off = 0, n;
-	bool same = true;
-	while (same && (n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-		same = off + n <= len && !memcmp(buf, data + off, n);
-		off += n;
-	}
-	fclose(fp);
-	return same && off == len;
-}
-
-/* dir_entries() visitor: the entry's name into ctx (256 bytes). */
+/* t_dir_entries() visitor: the entry's name into ctx (256 bytes). */
 static void copy_name(const char *name, void *ctx)
 {
 	snprintf((char *)ctx, 256, "%s", name);
 }
 
-struct blob_match {
-	const t_server *s;
-	const unsigned char *data;
-	size_t len;
-	int found;
-};
-
-static void match_blob(const char *name, void *ctx)
-{
-	blob_match *m = (blob_match *)ctx;
-	char path[PATH_LEN];
-	data_path(m->s, "blobs", name, path);
-	if (file_equals(path, m->data, m->len))
-		m->found++;
-}
-
-/* How many content files hold exactly data. */
-static int blobs_holding(const t_server *s, const unsigned char *data, size_t len)
-{
-	blob_match m = {s, data, len, 0};
-	dir_entries(s, "blobs", match_blob, &m);
-	return m.found;
-}
-
 /* The only content file is data, byte for byte. */
 static void check_only_blob(const t_server *s, const unsigned char *data, size_t len)
 {
-	assert_int_equal(dir_entries(s, "blobs", NULL, NULL), 1);
-	if (blobs_holding(s, data, len) != 1)
+	assert_int_equal(t_dir_entries(s, "blobs", NULL, NULL), 1);
+	if (t_blobs_holding(s, data, len) != 1)
 		fail_msg("the content file differs from the %zu bytes uploaded", len);
 }
 
@@ -597,10 +477,7 @@ static void check_only_blob(const t_server *s, const unsigned char *data, size_t
  * in its own time). */
 static void wait_partial_empty(const t_server *s)
 {
-	int64_t deadline = t_now_ms() + POLL_MS;
-	int n;
-	while ((n = dir_entries(s, "partial", NULL, NULL)) && t_now_ms() < deadline)
-		t_sleep_ms(20);
+	int n = t_wait_entries(s, "partial", 0, POLL_MS);
 	if (n)
 		fail_msg("%d partial upload(s) left in partial/ after %d ms", n, POLL_MS);
 }
@@ -611,7 +488,7 @@ static void check_nothing_left(const t_server *s, const char *auth)
 {
 	wait_partial_empty(s);
 	assert_int_equal(file_count(s, auth), 0);
-	assert_int_equal(dir_entries(s, "blobs", NULL, NULL), 0);
+	assert_int_equal(t_dir_entries(s, "blobs", NULL, NULL), 0);
 }
 
 /* ---- uploads that complete ---- */
@@ -619,7 +496,7 @@ static void check_nothing_left(const t_server *s, const char *auth)
 static void test_empty_file(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -636,7 +513,7 @@ static void test_empty_file(void **state)
 static void test_one_byte(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	t_ws watcher;
 	ws_open(s, "/ws", auth, &watcher);
@@ -659,10 +536,10 @@ static void test_one_byte(void **state)
 static void test_five_mib(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	size_t len = 5 * MIB;
-	unsigned char *data = make_data(len, 5);
+	unsigned char *data = t_make_data(len, 5);
 	upload(s, auth, "big.bin", data, len, SIZES_64K, 1);
 	check_file(s, auth, "big.bin", "application/octet-stream", data, len, NULL);
 	check_only_blob(s, data, len);
@@ -676,10 +553,10 @@ static void test_five_mib(void **state)
 static void test_odd_messages_pipelined(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	size_t len = 1 * MIB + 12345;
-	unsigned char *data = make_data(len, 7);
+	unsigned char *data = t_make_data(len, 7);
 	upload(s, auth, "odd.dat", data, len, SIZES_ODD, ALL_AT_ONCE);
 	check_file(s, auth, "odd.dat", "application/octet-stream", data, len, NULL);
 	check_only_blob(s, data, len);
@@ -692,10 +569,10 @@ static void test_odd_messages_pipelined(void **state)
 static void test_fragmented_message(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	size_t len = 3000;
-	unsigned char *data = make_data(len, 8);
+	unsigned char *data = t_make_data(len, 8);
 	char md5[33];
 	md5_hex(data, len, md5);
 	t_ws ws;
@@ -718,10 +595,10 @@ static void test_fragmented_message(void **state)
 static void test_size_as_string(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33];
+	char auth[T_AUTH_MAX], md5[33];
 	admin_auth(s, auth);
 	size_t len = 10000;
-	unsigned char *data = make_data(len, 9);
+	unsigned char *data = t_make_data(len, 9);
 	md5_hex(data, len, md5);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -739,10 +616,10 @@ static void test_size_as_string(void **state)
 static void test_replace_by_uuid(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], uuid[64], uuid2[64], md5_a[33], md5_b[33];
+	char auth[T_AUTH_MAX], uuid[64], uuid2[64], md5_a[33], md5_b[33];
 	admin_auth(s, auth);
 	size_t la = 3000, lb = 5000;
-	unsigned char *a = make_data(la, 10), *b = make_data(lb, 11);
+	unsigned char *a = t_make_data(la, 10), *b = t_make_data(lb, 11);
 	md5_hex(a, la, md5_a);
 	md5_hex(b, lb, md5_b);
 	upload(s, auth, "doc.txt", a, la, SIZES_4K, 1);
@@ -759,7 +636,7 @@ static void test_replace_by_uuid(void **state)
 	assert_string_equal(uuid2, uuid);
 	assert_string_not_equal(md5_a, md5_b);
 	assert_int_equal(file_count(s, auth), 1);
-	assert_int_equal(blobs_holding(s, b, lb), 1);
+	assert_int_equal(t_blobs_holding(s, b, lb), 1);
 	wait_partial_empty(s);
 	free(a);
 	free(b);
@@ -770,17 +647,17 @@ static void test_replace_by_uuid(void **state)
 static void test_same_name_numbered(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	static const char *const names[] = {"photo.png", "photo (2).png", "photo (3).png"};
 	unsigned char *data[3];
 	for (int i = 0; i < 3; i++) {
-		data[i] = make_data(100 + (size_t)i, 20 + (uint32_t)i);
+		data[i] = t_make_data(100 + (size_t)i, 20 + (uint32_t)i);
 		upload(s, auth, "photo.png", data[i], 100 + (size_t)i, SIZES_4K, 1);
 	}
 	for (int i = 0; i < 3; i++) {
 		check_file(s, auth, names[i], "image/png", data[i], 100 + (size_t)i, NULL);
-		assert_int_equal(blobs_holding(s, data[i], 100 + (size_t)i), 1);
+		assert_int_equal(t_blobs_holding(s, data[i], 100 + (size_t)i), 1);
 		free(data[i]);
 	}
 	assert_int_equal(file_count(s, auth), 3);
@@ -793,7 +670,7 @@ static void test_same_name_numbered(void **state)
 static void test_unsupported_messages(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33];
+	char auth[T_AUTH_MAX], md5[33];
 	admin_auth(s, auth);
 	static const char *const bad[] = {
 		"not json", "[1,2]", "\"upload\"", "42", "{}", "{\"action\":5}",
@@ -803,7 +680,7 @@ static void test_unsupported_messages(void **state)
 	};
 	size_t nbad = sizeof(bad) / sizeof(bad[0]);
 	size_t len = 2000;
-	unsigned char *data = make_data(len, 30);
+	unsigned char *data = t_make_data(len, 30);
 	md5_hex(data, len, md5);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -829,7 +706,7 @@ static void test_unsupported_messages(void **state)
 static void test_upload_needs_name_and_size(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	static const char *const bad[] = {
 		"{\"action\":\"upload\"}",
@@ -867,7 +744,7 @@ static void test_upload_needs_name_and_size(void **state)
 static void test_invalid_file_name(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], long_name[300];
+	char auth[T_AUTH_MAX], long_name[300];
 	admin_auth(s, auth);
 	memset(long_name, 'n', 256);
 	long_name[256] = 0;
@@ -895,7 +772,7 @@ static void test_invalid_file_name(void **state)
 static void test_uuid_not_found(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char ann[AUTH_MAX], bob[AUTH_MAX], bobs_file[64];
+	char ann[T_AUTH_MAX], bob[T_AUTH_MAX], bobs_file[64];
 	add_user(s, "ann", ann);
 	add_user(s, "bob", bob);
 	const unsigned char b[4] = {'b', 'o', 'b', '!'};
@@ -928,7 +805,7 @@ static void test_uuid_not_found(void **state)
 	assert_int_equal(file_count(s, ann), 1);
 	/* bob's file is as it was */
 	check_file(s, bob, "bob.txt", "text/plain", b, 4, NULL);
-	assert_int_equal(blobs_holding(s, b, 4), 1);
+	assert_int_equal(t_blobs_holding(s, b, 4), 1);
 	t_passed(state);
 }
 
@@ -936,10 +813,10 @@ static void test_uuid_not_found(void **state)
 static void test_upload_already_started(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33];
+	char auth[T_AUTH_MAX], md5[33];
 	admin_auth(s, auth);
 	size_t len = 10;
-	unsigned char *data = make_data(len, 40);
+	unsigned char *data = t_make_data(len, 40);
 	md5_hex(data, len, md5);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -962,7 +839,7 @@ static void test_upload_already_started(void **state)
 static void test_no_upload_started(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33];
+	char auth[T_AUTH_MAX], md5[33];
 	admin_auth(s, auth);
 	const unsigned char b[5] = {'h', 'e', 'l', 'l', 'o'};
 	md5_hex(b, 5, md5);
@@ -986,10 +863,10 @@ static void test_no_upload_started(void **state)
 static void test_finished_bad_md5(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33], upper[33], hex31[32], hex33[34], nonhex[33];
+	char auth[T_AUTH_MAX], md5[33], upper[33], hex31[32], hex33[34], nonhex[33];
 	admin_auth(s, auth);
 	size_t len = 100;
-	unsigned char *data = make_data(len, 50);
+	unsigned char *data = t_make_data(len, 50);
 	md5_hex(data, len, md5);
 	for (int i = 0; i < 33; i++)
 		upper[i] = (char)(md5[i] >= 'a' && md5[i] <= 'f' ? md5[i] - 'a' + 'A' : md5[i]);
@@ -1027,10 +904,10 @@ static void test_finished_bad_md5(void **state)
 static void test_finished_incomplete(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], md5[33];
+	char auth[T_AUTH_MAX], md5[33];
 	admin_auth(s, auth);
 	size_t len = 100;
-	unsigned char *data = make_data(len, 60);
+	unsigned char *data = t_make_data(len, 60);
 	md5_hex(data, len, md5);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -1072,10 +949,10 @@ static char *padded(const char *text, size_t n)
 static void test_message_too_large(void **state)
 {
 	t_server *s = t_start(state, "max_message_size = 4K\n");
-	char auth[AUTH_MAX], md5[33], text[200];
+	char auth[T_AUTH_MAX], md5[33], text[200];
 	admin_auth(s, auth);
 	size_t len = 200 * KIB;
-	unsigned char *data = make_data(len, 70);
+	unsigned char *data = t_make_data(len, 70);
 	md5_hex(data, len, md5);
 	t_ws ws;
 	up_open(s, auth, &ws);
@@ -1109,7 +986,7 @@ static void test_message_too_large(void **state)
 static void test_file_too_large(void **state)
 {
 	t_server *s = t_start(state, "max_upload_size = 1M\n");
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	for (int as_string = 0; as_string < 2; as_string++) {
 		t_ws ws;
@@ -1130,7 +1007,7 @@ static void test_file_too_large(void **state)
 		expect_fatal(&ws, "file too large: the limit is 1048576 bytes", 1000);
 	}
 	check_nothing_left(s, auth);
-	unsigned char *data = make_data(MIB, 80);
+	unsigned char *data = t_make_data(MIB, 80);
 	upload(s, auth, "huge.bin", data, MIB, SIZES_256K, 2);
 	check_file(s, auth, "huge.bin", "application/octet-stream", data, MIB, NULL);
 	check_only_blob(s, data, MIB);
@@ -1142,9 +1019,9 @@ static void test_file_too_large(void **state)
 static void test_size_overrun(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
-	unsigned char *data = make_data(12, 90);
+	unsigned char *data = t_make_data(12, 90);
 	t_ws ws;
 	up_open(s, auth, &ws);
 	begin(&ws, "over.bin", 10);
@@ -1173,10 +1050,10 @@ static void test_size_overrun(void **state)
 static void test_md5_mismatch(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
 	size_t len = 1000;
-	unsigned char *data = make_data(len, 100);
+	unsigned char *data = t_make_data(len, 100);
 	t_ws ws;
 	up_open(s, auth, &ws);
 	begin(&ws, "sum.txt", len);
@@ -1206,11 +1083,11 @@ static void expect_quota_refused(const t_server *s, const char *auth, uint64_t s
 static void test_quota(void **state)
 {
 	t_server *s = t_start(state, "quota = 64K\n");
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	add_user(s, "ann", auth);
 	expect_quota_refused(s, auth, 64 * KIB + 1);
 	check_nothing_left(s, auth);
-	unsigned char *a = make_data(40 * KIB, 110), *b = make_data(24 * KIB, 111);
+	unsigned char *a = t_make_data(40 * KIB, 110), *b = t_make_data(24 * KIB, 111);
 	upload(s, auth, "a.bin", a, 40 * KIB, SIZES_4K, 4);
 	expect_quota_refused(s, auth, 30 * KIB);
 	upload(s, auth, "b.bin", b, 24 * KIB, SIZES_4K, 4);
@@ -1218,7 +1095,7 @@ static void test_quota(void **state)
 	check_file(s, auth, "a.bin", "application/octet-stream", a, 40 * KIB, NULL);
 	check_file(s, auth, "b.bin", "application/octet-stream", b, 24 * KIB, NULL);
 	assert_int_equal(file_count(s, auth), 2);
-	assert_int_equal(dir_entries(s, "blobs", NULL, NULL), 2);
+	assert_int_equal(t_dir_entries(s, "blobs", NULL, NULL), 2);
 	free(a);
 	free(b);
 	t_passed(state);
@@ -1237,7 +1114,7 @@ static void disconnect_mid_upload(const t_server *s, const char *auth, const uns
 	up_open(s, auth, &ws);
 	begin(&ws, "gone.bin", MIB);
 	send_chunks(&ws, data, sent, SIZES_64K, 1);
-	assert_int_equal(dir_entries(s, "partial", NULL, NULL), 1);
+	assert_int_equal(t_dir_entries(s, "partial", NULL, NULL), 1);
 	if (how == DROP_TCP) {
 		close(ws.fd);
 		ws.fd = -1;
@@ -1249,9 +1126,9 @@ static void disconnect_mid_upload(const t_server *s, const char *auth, const uns
 static void test_disconnect_mid_upload(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
-	unsigned char *data = make_data(MIB, 120);
+	unsigned char *data = t_make_data(MIB, 120);
 	disconnect_mid_upload(s, auth, data, 300 * KIB, DROP_TCP);
 	disconnect_mid_upload(s, auth, data, 300 * KIB, CLOSE_FRAME);
 	disconnect_mid_upload(s, auth, data, 0, DROP_TCP);
@@ -1269,14 +1146,14 @@ static void test_disconnect_mid_upload(void **state)
 static void test_kill_mid_upload(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
-	unsigned char *data = make_data(MIB, 121);
+	unsigned char *data = t_make_data(MIB, 121);
 	t_ws ws;
 	up_open(s, auth, &ws);
 	begin(&ws, "killed.bin", MIB);
 	send_chunks(&ws, data, 300 * KIB, SIZES_64K, 1);
-	assert_int_equal(dir_entries(s, "partial", NULL, NULL), 1);
+	assert_int_equal(t_dir_entries(s, "partial", NULL, NULL), 1);
 	t_server_kill(s);
 	t_ws_close(&ws);
 	t_restart(state);
@@ -1305,7 +1182,7 @@ static void parallel_start(const t_server *s, slot *u, int i, const char *auth)
 	u->len = 60 * KIB + (size_t)i * 4099;
 	u->chunk = 5 * KIB + (size_t)i * 313;
 	u->off = 0;
-	u->data = make_data(u->len, 200 + (uint32_t)i);
+	u->data = t_make_data(u->len, 200 + (uint32_t)i);
 	up_open(s, auth, &u->ws);
 	send_upload(&u->ws, u->name, u->len, i % 2, NULL);
 }
@@ -1335,7 +1212,7 @@ static bool parallel_round(slot *u)
 static void test_parallel_uploads(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char ann[AUTH_MAX], bob[AUTH_MAX];
+	char ann[T_AUTH_MAX], bob[T_AUTH_MAX];
 	add_user(s, "ann", ann);
 	add_user(s, "bob", bob);
 	slot *u = (slot *)calloc(PARALLEL, sizeof(slot));
@@ -1357,11 +1234,11 @@ static void test_parallel_uploads(void **state)
 	}
 	assert_int_equal(file_count(s, ann), PARALLEL / 2);
 	assert_int_equal(file_count(s, bob), PARALLEL / 2);
-	assert_int_equal(dir_entries(s, "blobs", NULL, NULL), PARALLEL);
+	assert_int_equal(t_dir_entries(s, "blobs", NULL, NULL), PARALLEL);
 	for (int i = 0; i < PARALLEL; i++) {
 		check_file(s, u[i].auth, u[i].name, "application/octet-stream", u[i].data, u[i].len,
 			   NULL);
-		if (blobs_holding(s, u[i].data, u[i].len) != 1)
+		if (t_blobs_holding(s, u[i].data, u[i].len) != 1)
 			fail_msg("%s: no content file holds its bytes", u[i].name);
 		free(u[i].data);
 	}
@@ -1375,9 +1252,9 @@ static void test_parallel_uploads(void **state)
 static void test_server_shutting_down(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX];
+	char auth[T_AUTH_MAX];
 	admin_auth(s, auth);
-	unsigned char *data = make_data(64 * KIB, 130);
+	unsigned char *data = t_make_data(64 * KIB, 130);
 	t_ws ws;
 	up_open(s, auth, &ws);
 	begin(&ws, "stop.bin", MIB);
@@ -1388,7 +1265,7 @@ static void test_server_shutting_down(void **state)
 	int rc = t_server_stop(s); /* reaps it: t_passed() has no server to stop */
 	if (rc)
 		fail_msg("cubbyd ended with %d after SIGTERM, want exit status 0", rc);
-	assert_int_equal(dir_entries(s, "partial", NULL, NULL), 0);
+	assert_int_equal(t_dir_entries(s, "partial", NULL, NULL), 0);
 	t_passed(state);
 }
 
@@ -1398,28 +1275,6 @@ static void test_server_shutting_down(void **state)
 #define HUGE_FREE (12ull << 30)
 #define HUGE_MSG MIB
 #define HUGE_WINDOW 4
-
-/* Why the 5 GiB upload cannot run here, or NULL. */
-static const char *huge_skip_reason(const t_server *s, char *buf, size_t n)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	(void)s;
-	(void)buf;
-	(void)n;
-	return "a sanitized build";
-#else
-	char path[PATH_LEN];
-	struct statvfs v;
-	data_path(s, "", NULL, path);
-	if (statvfs(path, &v))
-		return "statvfs of the data directory failed";
-	unsigned long long avail = (unsigned long long)v.f_bavail * v.f_frsize;
-	if (avail >= HUGE_FREE)
-		return NULL;
-	snprintf(buf, n, "%llu MiB free in %s, it needs %llu", avail >> 20, path, HUGE_FREE >> 20);
-	return buf;
-#endif
-}
 
 /* HUGE_SIZE zero bytes in HUGE_MSG messages, HUGE_WINDOW of them in
  * flight; their MD5 into md5. */
@@ -1453,15 +1308,15 @@ static void send_zeros(t_ws *ws, char *md5)
 static void test_five_gib(void **state)
 {
 	t_server *s = t_start(state, "max_upload_size = 8G\n");
-	char why[PATH_LEN + 100];
-	const char *skip = huge_skip_reason(s, why, sizeof(why));
+	char why[T_PATH_MAX + 100];
+	const char *skip = t_big_upload_skip(s, HUGE_FREE, why, sizeof(why));
 	if (skip) {
 		printf("test_five_gib: skipped (%s)\n", skip);
 		fflush(stdout);
 		t_passed(state);
 		return;
 	}
-	char auth[AUTH_MAX], md5[33], path[PATH_LEN];
+	char auth[T_AUTH_MAX], md5[33], path[T_PATH_MAX];
 	admin_auth(s, auth);
 	int64_t t0 = t_now_ms();
 	t_ws ws;
@@ -1472,10 +1327,10 @@ static void test_five_gib(void **state)
 	printf("test_five_gib: 5 GiB uploaded in %lld ms\n", (long long)(t_now_ms() - t0));
 	fflush(stdout);
 	check_listed(s, auth, "zeros.img", "application/octet-stream", HUGE_SIZE, md5, NULL);
-	assert_int_equal(dir_entries(s, "blobs", NULL, NULL), 1);
+	assert_int_equal(t_dir_entries(s, "blobs", NULL, NULL), 1);
 	char blob[256];
-	dir_entries(s, "blobs", copy_name, blob);
-	data_path(s, "blobs", blob, path);
+	t_dir_entries(s, "blobs", copy_name, blob);
+	t_data_path(s, "blobs", blob, path);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_true((uint64_t)st.st_size == HUGE_SIZE);
@@ -1490,8 +1345,8 @@ static void test_five_gib(void **state)
 static void test_needs_session(void **state)
 {
 	t_server *s = t_start(state, NULL);
-	char auth[AUTH_MAX], basic[AUTH_MAX], token[TOKEN_MAX], path[TOKEN_MAX + 32];
-	login_token(s, "admin", s->password, token);
+	char auth[T_AUTH_MAX], basic[T_AUTH_MAX], token[T_TOKEN_MAX], path[T_TOKEN_MAX + 32];
+	t_login_token(s, "admin", s->password, token);
 	t_bearer_header(token, auth, sizeof(auth));
 	t_ws ws;
 	assert_int_equal(t_ws_connect(&ws, s->http_port, "/upload", NULL), -1);

@@ -195,6 +195,44 @@ int t_ws_recv(t_ws *ws, char **data, size_t *len, int *close_code, int timeout_m
 /* Sends close 1000 unless a close was sent already, closes fd, frees. */
 void t_ws_close(t_ws *ws);
 
+/* ---- accounts (these fail the cmocka test when the server refuses) ---- */
+
+#define T_TOKEN_MAX 256 /* a session token, NUL included */
+#define T_AUTH_MAX 512  /* an "Authorization: ...\r\n" header */
+
+/* POST /api/login as user: the session's token into token (T_TOKEN_MAX
+ * bytes). */
+void t_login_token(const t_server *s, const char *user, const char *pass, char *token);
+/* Creates user with password pass (POST /api/users with the admin's
+ * credentials, 201) and logs it in: the bearer header of that session
+ * into auth (T_AUTH_MAX bytes). */
+void t_add_user(const t_server *s, const char *user, const char *pass, char *auth);
+
+/* ---- test data and the data directory (these fail the cmocka test when
+ * the directory cannot be read) ---- */
+
+#define T_PATH_MAX 700 /* a path under the data directory */
+
+/* len pseudo-random bytes from seed (xorshift32); malloc'd. */
+unsigned char *t_make_data(size_t len, uint32_t seed);
+/* <dir>/data/sub[/name] into out (T_PATH_MAX bytes); name may be NULL. */
+void t_data_path(const t_server *s, const char *sub, const char *name, char *out);
+/* How many entries <data>/sub has ("." and ".." aside); each one's name
+ * to visit(name, ctx) when visit is given. */
+int t_dir_entries(const t_server *s, const char *sub, void (*visit)(const char *name, void *ctx),
+		  void *ctx);
+/* Polls until <data>/sub has want entries or timeout_ms pass (the server
+ * finishes a close in its own time); the last count. */
+int t_wait_entries(const t_server *s, const char *sub, int want, int timeout_ms);
+/* The file at path holds exactly data. */
+bool t_file_equals(const char *path, const unsigned char *data, size_t len);
+/* How many content files (<data>/blobs) hold exactly data. */
+int t_blobs_holding(const t_server *s, const unsigned char *data, size_t len);
+/* Why an upload needing need_free bytes of free disk cannot run here (a
+ * sanitized build, or less room in the data directory's filesystem),
+ * written into buf when it is the disk; NULL when it can run. */
+const char *t_big_upload_skip(const t_server *s, uint64_t need_free, char *buf, size_t n);
+
 /* ---- the line protocol (raw TCP, newline-delimited) ---- */
 
 struct t_line {
