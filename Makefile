@@ -100,12 +100,17 @@ check-san:
 
 tests: $(B)/cubbyd $(UNIT_BIN) $(INTEG_BIN)
 
-# The bench clients link the test clients (tests/support).
-BENCH_SRC := $(wildcard bench/*.cpp)
+# The bench clients link what they share (bench/common.cpp) and the test
+# clients (tests/support).
+BENCH_SRC := $(filter-out bench/common.cpp,$(wildcard bench/*.cpp))
 BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(B)/bench/%)
-$(B)/bench/%: bench/%.cpp $(SUPPORT_OBJ)
+BENCH_OBJ := $(B)/obj/bench/common.o
+$(BENCH_OBJ): CXXFLAGS += -Itests
+# objects only pattern rules ask for are kept, not deleted as intermediates
+.SECONDARY: $(SUPPORT_OBJ) $(BENCH_OBJ)
+$(B)/bench/%: bench/%.cpp bench/common.h $(BENCH_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(BENCH_OBJ) $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 B=build/bench-build $(addprefix build/bench-build/,cubbyd $(BENCH_BIN:$(B)/%=%))

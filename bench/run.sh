@@ -3,6 +3,14 @@
 # on a temporary data directory, each figure beside a reference measured
 # in the same run on the same bytes. BENCH_QUICK=1 uses a smaller file.
 #
+#   md5sum of the file                  the reference of /upload (MD5 bound)
+#   spec 1 /upload of the file
+#   dd of as many bytes into the data   the reference of /ws/Upload (disk
+#     directory, conv=fdatasync           bound; cubby fdatasyncs too)
+#   spec 2 /ws/Upload of the file
+#   spec 2 /ws/Upload, 100 uploads of a hundredth of the file at once, and
+#     cubbyd's peak RSS (VmHWM) after each /ws/Upload scenario
+#
 #   sh bench/run.sh BUILD_DIR
 set -eu
 build=$1
@@ -20,6 +28,25 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 secs() { calc %.3f "$2 - $1"; }
 mbps() { calc %.1f "$size_mb * 1.048576 / $1"; }
+
+# Runs a bench client; when it fails, shows the end of cubbyd's log too.
+client() {
+	"$@" || {
+		echo "bench: ${1##*/} failed; the end of cubbyd's log:" >&2
+		tail -n 20 "$work/cubbyd.log" >&2
+		exit 1
+	}
+}
+
+# Stops cubbyd and removes its data directory.
+stop_cubbyd() {
+	kill "$pid" && wait "$pid" || true
+	pid=
+	rm -rf "$work/data"
+}
+
+# cubbyd's peak resident set (VmHWM) in MiB.
+peak_rss() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 
 # Starts cubbyd on a random port, again on another if that one is taken.
 start_cubbyd() {
@@ -63,9 +90,52 @@ md5=$(md5sum "$work/file" | cut -d' ' -f1)
 t_md5=$(secs "$t0" "$(now)")
 
 start_cubbyd
-t_up=$("$build/bench/upload_ws" "$port" "$auth" "$work/file" "$md5" 65536)
+t_up=$(client "$build/bench/upload_ws" "$port" "$auth" "$work/file" "$md5" 65536)
+stop_cubbyd
+
+# The disk limit: dd writing as many bytes into the data directory, synced
+# at the end as cubbyd syncs a completed upload. Then one /ws/Upload of the
+# file, whose blob must be the file.
+start_cubbyd
+sync
+t0=$(now)
+dd if=/dev/zero of="$work/data/dd.tmp" bs=1M count="$size_mb" conv=fdatasync 2>/dev/null
+t_dd=$(secs "$t0" "$(now)")
+rm -f "$work/data/dd.tmp"
+sync
+out=$(client "$build/bench/upload_resumable" "$port" "$auth" "$work/file" 1)
+t_r1=${out%% *}
+rss1=$(peak_rss)
+blob=$(find "$work/data/blobs" -type f -size "$(wc -c <"$work/file")c")
+cmp -s "$work/file" "$blob" || { echo "bench: the /ws/Upload blob differs from the file" >&2; exit 1; }
+stop_cubbyd
+
+# 100 /ws/Upload at once, each of a hundredth of the file: aggregate MB/s
+# and cubbyd's peak RSS.
+start_cubbyd
+sync
+out=$(client "$build/bench/upload_resumable" "$port" "$auth" "$work/file" 100)
+mb100=${out#* }
+rss100=$(peak_rss)
+# The 100 blobs must be the 100 slices (in some order).
+slice=$(($(wc -c <"$work/file") / 100))
+i=0
+while [ $i -lt 100 ]; do
+	dd if="$work/file" bs=1M iflag=skip_bytes,count_bytes skip=$((i * slice)) count=$slice \
+		2>/dev/null | md5sum
+	i=$((i + 1))
+done | cut -d' ' -f1 | sort >"$work/slices.md5"
+find "$work/data/blobs" -type f -size "${slice}c" -exec md5sum {} + | cut -d' ' -f1 | sort |
+	cmp -s - "$work/slices.md5" || { echo "bench: the 100 /ws/Upload blobs differ from the slices" >&2; exit 1; }
+stop_cubbyd
 
 printf '%-44s %10s %10s\n' "scenario ($size_mb MiB)" "MB/s" "ratio"
 printf '%-44s %10s %10s\n' "md5sum (the MD5 limit)" "$(mbps "$t_md5")" "1.00"
 printf '%-44s %10s %10s\n' "spec 1 /upload, 64 KiB blobs" "$(mbps "$t_up")" \
 	"$(calc %.2f "$t_md5 / $t_up")"
+printf '%-44s %10s %10s\n' "dd conv=fdatasync (the disk limit)" "$(mbps "$t_dd")" "1.00"
+printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 32767-byte messages" "$(mbps "$t_r1")" \
+	"$(calc %.2f "$t_dd / $t_r1")"
+printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 100 x $(calc %.2f "$size_mb / 100") MiB at once" "$mb100" \
+	"$(calc %.2f "$mb100 / $(mbps "$t_dd")")"
+echo "cubbyd peak RSS (VmHWM): $rss1 MiB after 1 /ws/Upload, $rss100 MiB after 100 at once"
