@@ -22,6 +22,8 @@
 /* offsets past 2 GiB on 32-bit systems need -D_FILE_OFFSET_BITS=64 */
 static_assert(sizeof(off_t) == 8, "cubby needs a 64-bit off_t");
 
+#define WRITEBACK_BYTES (1 << 20)
+
 #include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/log.h"
@@ -36,6 +38,7 @@ struct cb_upload {
 	MD5_CTX md5_durable; /* over bytes [0, durable) */
 	uint64_t offset;     /* received */
 	uint64_t durable;    /* checkpointed: info.offset */
+	uint64_t written_back; /* writeback started up to here */
 	uint64_t quota_base; /* quota_in_use() of charged, without this upload, at open */
 	cJSON *target;     /* node JSON with "meta" */
 	bool resumable;    /* checkpoints every checkpoint_bytes */
@@ -374,7 +377,7 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id, cb
 		s = CB_ERR_IO;
 		goto fail;
 	}
-	up->offset = up->durable = up->info.offset;
+	up->offset = up->durable = up->written_back = up->info.offset;
 	up->md5_durable = up->md5;
 	{
 		uint64_t reserved;
@@ -429,7 +432,7 @@ void blob_rewind(cb_upload *up)
 	if (ftruncate(up->fd, (off_t)up->durable))
 		log_error("blob: truncate upload %s: %s", up->info.id, strerror(errno));
 	up->md5 = up->md5_durable;
-	up->offset = up->durable;
+	up->offset = up->written_back = up->durable;
 }
 
 cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t len)
@@ -462,6 +465,14 @@ cb_status blob_write(cb_upload *up, uint64_t offset, const void *data, size_t le
 	}
 	MD5Update(&up->md5, (const uint8_t *)data, len);
 	up->offset = end;
+	/* start writing back now, so that the fdatasync of a checkpoint or
+	 * of completion, which stops the loop, finds little left to write
+	 * (a hint: an error here is the sync's to report) */
+	if (end - up->written_back >= WRITEBACK_BYTES) {
+		sync_file_range(up->fd, (off_t)up->written_back, (off_t)(end - up->written_back),
+				SYNC_FILE_RANGE_WRITE);
+		up->written_back = end;
+	}
 	if (up->resumable && up->offset - up->durable >= cfg->checkpoint_bytes)
 		return blob_checkpoint(up);
 	return CB_OK;
