@@ -21,6 +21,10 @@ const char *path_check_name(const char *s, size_t len);
  * a ".." component is refused. out needs CB_PATH_MAX + 1 bytes. */
 const char *path_normalize(const char *s, size_t len, char *out, size_t outsz);
 
+/* The length of the longest prefix of s of at most max bytes that does
+ * not end inside a UTF-8 character: where to cut a long name or message. */
+size_t utf8_prefix(const char *s, size_t max);
+
 /* Splits "dir/sub/name" into a normalized parent ("dir/sub", or "" at the
  * top) and a checked name. parent needs CB_PATH_MAX + 1 bytes, name
  * CB_NAME_MAX + 1. */

@@ -1,6 +1,7 @@
 /* log.cpp: cubbyd's leveled log, to stderr, syslog or a file that
  * log_reopen() swaps for a fresh one after logrotate has moved it away. */
 #include "cubby/log.h"
+#include "cubby/paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,10 +121,8 @@ static size_t format_message(char *buf, size_t size, const char *fmt,
 		while (len > 0 && buf[len - 1] == '\n')
 			len--;
 	} else {
-		len = size - 4;
 		/* do not leave half a UTF-8 character before the "..." */
-		while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80)
-			len--;
+		len = utf8_prefix(buf, size - 4);
 		memcpy(buf + len, "...", 3);
 		len += 3;
 	}

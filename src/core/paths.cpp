@@ -171,3 +171,13 @@ const char *path_split(const char *s, size_t len, char *parent, size_t psz,
 	name[blen] = '\0';
 	return NULL;
 }
+
+size_t utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n <= max)
+		return n;
+	for (n = max; n && ((unsigned char)s[n] & 0xC0) == 0x80; n--)
+		;
+	return n;
+}

@@ -83,9 +83,7 @@ static int send_unsupported(ws_client *w, const char *what, const char *detail)
 	if (len <= ECHO_MAX) {
 		snprintf(text, sizeof(text), "%s: %s", what, detail);
 	} else {
-		size_t cut = ECHO_MAX;
-		while (cut && ((unsigned char)detail[cut] & 0xc0) == 0x80)
-			cut--;
+		size_t cut = utf8_prefix(detail, ECHO_MAX);
 		snprintf(text, sizeof(text), "%s: %.*s...", what, (int)cut, detail);
 	}
 	return send_typed_str(w, "error", text);
