@@ -70,9 +70,10 @@ struct cb_upload_info {
 cb_status blob_begin(cb_store *st, const char *actor, const cb_node *target,
 		     cb_upload_mode mode, int64_t size, int flags, cb_upload **out);
 
-/* Reopens a stored upload of actor's: the partial file is cut back to the
- * last checkpoint and the MD5 state restored, so the client resumes from
- * blob_offset(). CB_ERR_STATE when it is open already. */
+/* Reopens a stored upload of actor's (a chain's: of anyone who may write
+ * its node): the partial file is cut back to the last checkpoint and the
+ * MD5 state restored, so the client resumes from blob_offset().
+ * CB_ERR_STATE when it is open already. */
 cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id,
 		      cb_upload **out);
 
@@ -146,8 +147,7 @@ cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node);
  * files nothing refers to. Run before serving. */
 cb_status blob_recover(cb_store *st);
 /* Deletes stored uploads not open and not updated for partial_ttl (a
- * chain's becomes CB_CHAIN_EXPIRED), and chain records of nodes that are
- * gone. */
+ * chain's becomes CB_CHAIN_EXPIRED). */
 size_t blob_expire(cb_store *st, int64_t now);
 
 /* Writes a small blob (a thumbnail) whole: synced into blobs/ under a new

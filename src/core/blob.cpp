@@ -349,6 +349,20 @@ fail:
 	return s;
 }
 
+/* An upload is its uploader's to resume; a node's chain is anyone's who
+ * may write the node (they all reach it by the node). */
+static cb_status resume_allowed(MDB_txn *t, cb_store *st, const char *actor,
+				const cb_upload_info *info)
+{
+	if (!info->chain)
+		return strcmp(info->owner, actor ? actor : "") ? CB_ERR_NOTFOUND : CB_OK;
+	cb_node n;
+	node_init(&n);
+	cb_status s = node_open_txn(t, st, actor, info->node, CB_ACCESS_WRITE, &n, 0);
+	node_clear(&n);
+	return s;
+}
+
 cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id, cb_upload **out)
 {
 	char path[CB_DATA_PATH_MAX];
@@ -369,10 +383,8 @@ cb_status blob_resume(cb_store *st, const char *actor, const char *upload_id, cb
 	}
 	info_from_json(j, &up->info);
 	up->target = cJSON_DetachItemFromObjectCaseSensitive(j, "target");
-	if (strcmp(up->info.owner, actor ? actor : "")) {
-		s = CB_ERR_NOTFOUND; /* someone else's upload */
+	if ((s = resume_allowed(txn.t, st, actor, &up->info)))
 		goto fail;
-	}
 	if (hex_decode(json_str(j, "md5state"), &up->md5, sizeof(up->md5))) {
 		s = CB_ERR_IO;
 		goto fail;
@@ -669,7 +681,6 @@ void blob_close(cb_upload *up)
 static cb_status upload_delete(cb_store *st, const cb_upload_info *info,
 			       cb_chain_state chain_after)
 {
-	char path[CB_DATA_PATH_MAX];
 	store_txn txn;
 	cb_status s = txn.begin(st, true);
 	if (!s)
@@ -678,10 +689,21 @@ static cb_status upload_delete(cb_store *st, const cb_upload_info *info,
 		s = chain_settle_txn(txn.t, st, info, chain_after);
 	if (!s)
 		s = txn.commit();
-	store_partial_path(st, info->id, path, sizeof(path));
+	partial_unlink(st, info->id);
+	return s;
+}
+
+void partial_unlink(cb_store *st, const char *upload_id)
+{
+	char path[CB_DATA_PATH_MAX];
+	store_partial_path(st, upload_id, path, sizeof(path));
 	if (unlink(path) && errno != ENOENT)
 		log_warn("blob: cannot remove %s: %s", path, strerror(errno));
-	return s;
+}
+
+bool upload_expired(cb_store *st, const char *id, int64_t updated, int64_t now)
+{
+	return updated < now - st->cfg->partial_ttl * 1000 && !find_open(st, id);
 }
 
 void blob_abort(cb_upload *up)
@@ -715,13 +737,12 @@ cb_status blob_list(cb_store *st, const char *owner, cb_upload_visit visit, void
 size_t blob_expire(cb_store *st, int64_t now)
 {
 	id_list stale;
-	int64_t cutoff = now - st->cfg->partial_ttl * 1000;
 	{
 		store_txn txn;
 		if (txn.begin(st, false))
 			return 0;
 		uploads_scan(txn.t, st, [&](const cb_upload_info &u, const cJSON *) {
-			if (u.updated < cutoff && !find_open(st, u.id))
+			if (upload_expired(st, u.id, u.updated, now))
 				id_list_add(&stale, u.id);
 			return 0;
 		});
@@ -735,7 +756,6 @@ size_t blob_expire(cb_store *st, int64_t now)
 			n++;
 		}
 	}
-	chains_sweep(st);
 	return n;
 }
 

@@ -3,10 +3,10 @@
  * as it takes, and what became of it. The chains db keeps, by node id,
  * {"state","upload","name","size","offset"}; blob.cpp moves a chain from
  * state to state inside the transactions that begin, complete, expire
- * and delete its upload, so the record never disagrees with the upload. */
+ * and delete its upload, so the record never disagrees with the upload;
+ * purging the node forgets its chain in the purge's transaction. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cubby/blob.h"
 #include "cubby/clock.h"
@@ -60,8 +60,7 @@ static cb_status chain_get_txn(MDB_txn *t, cb_store *st, const char *node, cb_ch
 		out->offset = (uint64_t)json_int(j, "offset");
 		/* past partial_ttl it is as good as expired: the next sweep
 		 * deletes it, and resuming it now would race that */
-		if (!upload_is_open(st, out->upload) &&
-		    json_int(j, "updated") < cb_now_ms() - st->cfg->partial_ttl * 1000)
+		if (upload_expired(st, out->upload, json_int(j, "updated"), cb_now_ms()))
 			out->state = CB_CHAIN_EXPIRED;
 		cJSON_Delete(j);
 	}
@@ -119,11 +118,29 @@ cb_status blob_chain(cb_store *st, const char *actor, const char *node, cb_chain
 	return s;
 }
 
+cb_status chain_forget_txn(MDB_txn *t, cb_store *st, const char *node,
+			   char upload[CB_ID_LEN + 1])
+{
+	cb_chain c;
+	upload[0] = 0;
+	cb_status s = chain_get_txn(t, st, node, &c);
+	if (s || c.state == CB_CHAIN_NONE)
+		return s;
+	/* an upload that reads as EXPIRED is still stored until the sweep */
+	if (c.upload[0] && !upload_is_open(st, c.upload)) {
+		if ((s = db_del(t, st->uploads, c.upload, strlen(c.upload))) && s != CB_ERR_NOTFOUND)
+			return s;
+		snprintf(upload, CB_ID_LEN + 1, "%s", c.upload);
+	}
+	return db_del(t, st->chains, node, strlen(node));
+}
+
 cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
 {
 	store_txn txn;
 	cb_chain c;
 	cb_node n;
+	char upload[CB_ID_LEN + 1] = "";
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
@@ -132,40 +149,12 @@ cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
 		s = chain_get_txn(txn.t, st, n.id, &c);
 	if (!s && c.state == CB_CHAIN_NONE)
 		s = CB_ERR_NOTFOUND;
-	/* an upload past partial_ttl reads as EXPIRED but is still stored
-	 * until the sweep: it goes now */
 	if (!s && c.upload[0] && upload_is_open(st, c.upload))
 		s = CB_ERR_STATE;
-	if (!s && c.upload[0])
-		s = db_del(txn.t, st->uploads, c.upload, strlen(c.upload));
 	if (!s)
-		s = db_del(txn.t, st->chains, n.id, strlen(n.id));
-	if (!s)
-		s = txn.commit();
-	if (!s && c.upload[0]) {
-		char path[CB_DATA_PATH_MAX];
-		store_partial_path(st, c.upload, path, sizeof(path));
-		if (unlink(path))
-			log_warn("chain: cannot remove %s", path);
-	}
+		s = chain_forget_txn(txn.t, st, n.id, upload);
+	if (!s && !(s = txn.commit()) && upload[0])
+		partial_unlink(st, upload);
 	node_clear(&n);
 	return s;
-}
-
-size_t chains_sweep(cb_store *st)
-{
-	store_txn txn;
-	size_t n = 0;
-	if (txn.begin(st, true))
-		return 0;
-	cb_status s = db_scan(txn.t, st->chains, NULL, 0, [&](MDB_cursor *c, MDB_val &k, MDB_val &) {
-		MDB_val v;
-		if (mdb_get(txn.t, st->nodes, &k, &v) == MDB_NOTFOUND &&
-		    mdb_cursor_del(c, 0) == 0)
-			n++;
-		return 0;
-	});
-	if (s || (n && txn.commit()))
-		return 0;
-	return n;
 }

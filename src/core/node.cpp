@@ -263,9 +263,7 @@ static cb_status claim_name(MDB_txn *t, cb_store *st, cb_node *n, int flags)
 		int keep = stem;
 		if (keep + sl + (int)strlen(dot) > CB_NAME_MAX)
 			keep = CB_NAME_MAX - sl - (int)strlen(dot);
-		/* cut the stem on a UTF-8 character boundary */
-		while (keep > 0 && (orig[keep] & 0xC0) == 0x80)
-			keep--;
+		keep = (int)utf8_prefix(orig, (size_t)keep);
 		snprintf(n->name, sizeof(n->name), "%.*s%s%s", keep, orig, suffix, dot);
 		if (!name_taken(t, st, n))
 			return CB_OK;
@@ -516,6 +514,7 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 	ev_pending ev;
 	id_list gc;
 	cb_node n;
+	char upload[CB_ID_LEN + 1] = "";
 	node_init(&n);
 	cb_status s = txn.begin(st, true);
 	if (!s)
@@ -534,12 +533,17 @@ cb_status store_node_purge(cb_store *st, const char *actor, const char *id)
 		s = grants_drop_node(txn.t, st, n.id);
 	if (!s)
 		s = revisions_trim(txn.t, st, n.id, 0, &gc);
+	/* a node made again with the same id starts without it */
+	if (!s)
+		s = chain_forget_txn(txn.t, st, n.id, upload);
 	const char *blobs[] = {n.blob, n.original, n.thumb};
 	for (size_t i = 0; !s && i < 3; i++)
 		if (blobs[i][0])
 			s = blob_ref_drop(txn.t, st, blobs[i], &gc);
 	if (!s && !(s = txn.commit())) {
 		blobs_unlink(st, &gc);
+		if (upload[0])
+			partial_unlink(st, upload);
 		events_publish(st, &ev);
 	}
 	node_clear(&n);

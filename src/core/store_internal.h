@@ -195,15 +195,24 @@ uint64_t usage_get(MDB_txn *t, cb_store *st, const char *user);
 
 /* True when upload id is open in this process. */
 bool upload_is_open(cb_store *st, const char *id);
+/* Whether a stored upload last written at `updated` (ms) is past
+ * partial_ttl at `now` (an open one never is). */
+bool upload_expired(cb_store *st, const char *id, int64_t updated, int64_t now);
+/* Removes <data_dir>/partial/<upload_id> (after the commit that forgot it). */
+void partial_unlink(cb_store *st, const char *upload_id);
 /* Records upload info as node info->node's ACTIVE chain; CB_ERR_EXISTS
  * when the node has a chain already. */
 cb_status chain_claim_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info);
 /* The chain of info->node after its upload ended: DONE, EXPIRED (with
- * info->offset), or NONE (the record is removed). */
+ * info->offset), or NONE (the record is removed). Only while the chain
+ * is still that upload's. */
 cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 			   cb_chain_state state);
-/* Removes the chain records of nodes that no longer exist; how many. */
-size_t chains_sweep(cb_store *st);
+/* Forgets node's chain (the node is being purged or the chain destroyed)
+ * and the upload it holds, unless that is open; the upload's id goes to
+ * `upload` (else ""), for partial_unlink() after the commit. */
+cb_status chain_forget_txn(MDB_txn *t, cb_store *st, const char *node,
+			   char upload[CB_ID_LEN + 1]);
 
 cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out,
 			int flags);

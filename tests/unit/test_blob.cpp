@@ -1451,6 +1451,16 @@ static void test_chain_abort_and_refusals(void **state)
 	assert_string_equal(c.upload, upload);
 	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
 
+	/* the writer resumes the owner's chain (a reader may not) and goes
+	 * on where it was */
+	blob_close(up);
+	assert_int_equal(store_grant(f->st, f->user, node, f->other, CB_ROLE_READER), CB_OK);
+	assert_int_equal(blob_resume(f->st, f->other, upload, &up), CB_ERR_ACCESS);
+	assert_int_equal(store_grant(f->st, f->user, node, f->other, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(blob_resume(f->st, f->other, upload, &up), CB_OK);
+	assert_int_equal(blob_offset(up), 5);
+	assert_int_equal(blob_write(up, 5, "fg", 2), CB_OK);
+
 	/* closed: destroy takes the upload and its partial file with it */
 	blob_close(up);
 	assert_int_equal(blob_chain_destroy(f->st, f->user, node), CB_OK);
@@ -1471,49 +1481,69 @@ static void test_chain_abort_and_refusals(void **state)
 	assert_int_equal(chain_of(f, node).state, CB_CHAIN_ACTIVE);
 }
 
-/* The chain record of a purged node goes with the next sweep, whatever
- * state it was in, and its upload expiring later does not bring it back. */
+/* Purging a node forgets its chain in the same transaction, whatever
+ * state it was in, with the upload it held (record and partial file); an
+ * open upload stays until it is closed and expires, and that does not
+ * bring the chain back. A node made again with the same id starts fresh. */
 static void test_chain_of_purged_node(void **state)
 {
 	fixture *f = (fixture *)*state;
-	char done_node[CB_ID_LEN + 1], active_node[CB_ID_LEN + 1], kept[CB_ID_LEN + 1];
+	char done_node[CB_ID_LEN + 1], active_node[CB_ID_LEN + 1], open_node[CB_ID_LEN + 1];
+	char kept[CB_ID_LEN + 1], partial[CB_DATA_PATH_MAX];
 	make_node(f, "p1.bin", done_node);
 	make_node(f, "p2.bin", active_node);
 	make_node(f, "p3.bin", kept);
-	cb_upload *up;
+	make_node(f, "p4.bin", open_node);
+	cb_upload *up, *open_up;
 	assert_int_equal(chain_begin_mode(f, f->user, done_node, CB_UPLOAD_REPLACE, "d", 3, &up), CB_OK);
 	assert_int_equal(blob_write(up, 0, "abc", 3), CB_OK);
 	assert_int_equal(blob_complete(up, NULL, NULL), CB_OK);
 	assert_int_equal(chain_begin_mode(f, f->user, active_node, CB_UPLOAD_REPLACE, "a", 3, &up),
 			 CB_OK);
 	assert_int_equal(blob_write(up, 0, "ab", 2), CB_OK);
+	store_partial_path(f->st, blob_info(up)->id, partial, sizeof(partial));
 	blob_close(up);
 	assert_int_equal(chain_begin_mode(f, f->user, kept, CB_UPLOAD_REPLACE, "k", 3, &up), CB_OK);
 	blob_close(up);
-	assert_int_equal(count_chain_records(f), 3);
-	assert_int_equal(chains_sweep(f->st), 0); /* every node is there */
+	assert_int_equal(chain_begin_mode(f, f->user, open_node, CB_UPLOAD_REPLACE, "o", 3, &open_up),
+			 CB_OK);
+	assert_int_equal(count_chain_records(f), 4);
+	assert_int_equal(count_uploads(f), 3);
 
 	assert_int_equal(store_node_purge(f->st, f->user, done_node), CB_OK);
-	assert_int_equal(count_chain_records(f), 3); /* the purge leaves it to the sweep */
+	assert_int_equal(count_chain_records(f), 3);
 	cb_chain c;
 	assert_int_equal(blob_chain(f->st, f->user, done_node, &c), CB_ERR_NOTFOUND);
-	int64_t now = cb_now_ms();
-	assert_int_equal(blob_expire(f->st, now), 0);
-	assert_int_equal(count_chain_records(f), 2);
-	assert_int_equal(chain_of(f, kept).state, CB_CHAIN_ACTIVE);
 
-	/* an active one: the sweep drops the record, the upload expires in time */
+	/* an active one goes with its stored upload */
+	assert_true(exists(partial));
 	assert_int_equal(store_node_trash(f->st, f->user, active_node), CB_OK);
 	assert_int_equal(store_node_purge(f->st, f->user, active_node), CB_OK);
-	assert_int_equal(chains_sweep(f->st), 1);
-	assert_int_equal(chains_sweep(f->st), 0);
+	assert_int_equal(count_chain_records(f), 2);
+	assert_int_equal(count_uploads(f), 2);
+	assert_false(exists(partial));
+
+	/* an open one: the chain goes, the upload stays until it expires */
+	assert_int_equal(store_node_trash(f->st, f->user, open_node), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->user, open_node), CB_OK);
 	assert_int_equal(count_chain_records(f), 1);
-	int64_t later = now + f->cfg.partial_ttl * 1000 + 1000;
-	assert_int_equal(blob_expire(f->st, later), 2); /* active_node's and kept's uploads */
+	assert_int_equal(count_uploads(f), 2);
+	blob_close(open_up);
+	int64_t later = cb_now_ms() + f->cfg.partial_ttl * 1000 + 1000;
+	assert_int_equal(blob_expire(f->st, later), 2); /* open_node's and kept's */
 	assert_int_equal(count_chain_records(f), 1);
 	assert_int_equal(chain_of(f, kept).state, CB_CHAIN_EXPIRED);
-	assert_int_equal(chains_sweep(f->st), 0);
 	assert_int_equal(count_uploads(f), 0);
+
+	/* the same id again: no chain */
+	cb_node n;
+	node_init(&n);
+	snprintf(n.id, sizeof(n.id), "%s", done_node);
+	snprintf(n.kind, sizeof(n.kind), "project");
+	snprintf(n.name, sizeof(n.name), "again");
+	assert_int_equal(store_node_create(f->st, f->user, &n, 0), CB_OK);
+	node_clear(&n);
+	assert_int_equal(chain_of(f, done_node).state, CB_CHAIN_NONE);
 }
 
 /* A chain upload that reached blobs/ before a crash is committed by
