@@ -116,5 +116,5 @@ void events_stream(cb_store *st, const char *actor, const char *id, const void *
 		   size_t len);
 
 /* "created", "updated", "deleted", "recovered", "purged", "content",
- * "access-granted", "access-removed" (for logs). */
+ * "access-granted", "access-removed", "stream" (for logs). */
 const char *event_op_name(cb_event_op op);

@@ -24,7 +24,10 @@ struct media_watcher {
 static void on_stream(const cb_event *ev, const char *, void *ctx)
 {
 	media_watcher *w = (media_watcher *)ctx;
-	if (conn_queued(w->conn) + ev->len > conn_config(w->conn)->send_queue_max) {
+	size_t queued = conn_queued(w->conn);
+	/* an empty queue takes any message (net.h), so a big one is not
+	 * dropped for a small send_queue_max */
+	if (queued && queued + ev->len > conn_config(w->conn)->send_queue_max) {
 		if (!w->missed++)
 			log_debug("%s?alt=media: watcher too slow, dropping stream data", w->node);
 		return;

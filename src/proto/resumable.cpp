@@ -23,6 +23,7 @@
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/log.h"
+#include "cubby/paths.h"
 #include "cubby/resumable.h"
 
 #define HEADER_LEN 10 /* offset (int64 or double) + count (int16) */
@@ -156,10 +157,16 @@ static void send_heartbeat(rs_conn *r)
 
 /* ---- timers: heartbeats and the idle timeout ---- */
 
+/* Initialised, and neither finished nor taken over: data may come. */
+static bool uploading(const rs_conn *r)
+{
+	return r->phase == PH_DATA && !r->replaced;
+}
+
 static void arm_timer(rs_conn *r)
 {
 	int64_t due = r->last_rx_ms + conn_config(r->conn)->idle_timeout * 1000;
-	if (r->phase == PH_DATA && r->next_beat_ms < due)
+	if (uploading(r) && r->next_beat_ms < due)
 		due = r->next_beat_ms;
 	int64_t now = cb_now_ms();
 	conn_timer(r->conn, due > now ? due - now : 0);
@@ -173,7 +180,7 @@ static int rs_timer(cb_conn *c)
 	if (now >= r->last_rx_ms + cfg->idle_timeout * 1000)
 		return close_with(r, 1008, "Connection timeouted after %llds",
 				  (long long)cfg->idle_timeout);
-	if (r->phase == PH_DATA && now >= r->next_beat_ms) {
+	if (uploading(r) && now >= r->next_beat_ms) {
 		send_heartbeat(r);
 		r->next_beat_ms = now + cfg->heartbeat_s * 1000;
 	}
@@ -244,7 +251,8 @@ static int initialise(rs_conn *r, int64_t offset, int64_t size, const char *name
 			cb_node target;
 			node_init(&target);
 			snprintf(target.id, sizeof(target.id), "%s", r->node);
-			snprintf(target.name, sizeof(target.name), "%s", name);
+			snprintf(target.name, sizeof(target.name), "%.*s",
+				 (int)utf8_prefix(name, CB_NAME_MAX), name);
 			s = blob_begin(st, user, &target, CB_UPLOAD_REPLACE, size, CB_UPLOAD_CHAIN,
 				       &r->up);
 			node_clear(&target);
@@ -273,8 +281,8 @@ static int on_answer(rs_conn *r, const char *text, size_t len)
 	int64_t offset = whole_number(cJSON_GetObjectItemCaseSensitive(j, "CurrentFileOffset"));
 	int64_t size = (!total || cJSON_IsNull(total)) ? CB_SIZE_UNKNOWN : whole_number(total);
 	int rc;
-	if (!cJSON_IsObject(j) || offset < 0 || size < CB_SIZE_UNKNOWN ||
-	    (total && !cJSON_IsNull(total) && size < 0) || (name && !cJSON_IsString(name) && !cJSON_IsNull(name)))
+	if (!cJSON_IsObject(j) || offset < 0 || (total && !cJSON_IsNull(total) && size < 0) ||
+	    (name && !cJSON_IsString(name) && !cJSON_IsNull(name)))
 		rc = close_with(r, 1011, "%s", not_state_info);
 	else
 		rc = initialise(r, offset, size, cJSON_IsString(name) ? name->valuestring : "");
@@ -364,31 +372,27 @@ static bool take_data(rs_conn *r, const unsigned char *p, size_t n, bool whole_m
  * whether it did. */
 static bool data_refused(rs_conn *r)
 {
-	const char *fmt = NULL;
-	if (r->phase == PH_HANDSHAKE) {
+	cb_chain ch;
+	if (uploading(r))
+		return false;
+	if (r->phase == PH_HANDSHAKE)
 		close_with(r, 1011, "%s", not_state_info);
-		return true;
-	}
-	if (r->replaced) {
-		cb_chain ch;
-		if (blob_chain(conn_store(r->conn), conn_user(r->conn)->id, r->node, &ch) ||
-		    ch.state != CB_CHAIN_DONE)
-			fmt = "Upload reconnected during receiving data from last websocket";
-	}
-	if (fmt)
-		close_with(r, 1008, "%s", fmt);
-	else if (r->replaced || r->phase == PH_FINISHED)
+	else if (r->replaced &&
+		 (blob_chain(conn_store(r->conn), conn_user(r->conn)->id, r->node, &ch) ||
+		  ch.state != CB_CHAIN_DONE))
+		close_with(r, 1008, "Upload reconnected during receiving data from last websocket");
+	else
 		close_with(r, 1001, "Attempt to write to completed upload for project %s. (on active upload? %s)",
 			   r->node, r->replaced ? "False" : "True");
-	else
-		return false;
 	return true;
 }
 
 static int on_data(rs_conn *r, const unsigned char *p, size_t len, unsigned flags)
 {
 	uint64_t buffer = conn_config(r->conn)->upload_buffer_size;
-	if ((flags & CB_MSG_FIRST) && data_refused(r))
+	/* also in the middle of a message: it may have been taken over or
+	 * destroyed since its first piece */
+	if (data_refused(r))
 		return 0;
 	if (flags & CB_MSG_FIRST)
 		r->header_len = r->got = 0;
@@ -479,10 +483,13 @@ static int rs_open(cb_conn *c)
 	r->stream = !saves_media(c);
 	r->last_rx_ms = cb_now_ms();
 	arm_timer(r);
-	if (!conn_query(c, "id", r->node, sizeof(r->node)) || !r->node[0]) {
-		r->node[0] = 0;
+	char id[256]; /* more than any id: a longer one is not found */
+	if (!conn_query(c, "id", id, sizeof(id)) || !id[0])
 		return close_with(r, 1008, "Project id not set");
-	}
+	size_t len = strlen(id);
+	if (len > CB_ID_LEN)
+		return close_status(r, CB_ERR_NOTFOUND);
+	memcpy(r->node, id, len + 1);
 	cb_chain ch;
 	cb_status s = blob_chain(conn_store(c), conn_user(c)->id, r->node, &ch);
 	if (s)
@@ -536,10 +543,10 @@ static void rs_shutdown(cb_conn *c)
 
 static int destroy_chain(cb_conn *c)
 {
-	char node[CB_ID_LEN + 2];
+	char node[CB_ID_LEN + 1];
 	const char *rest = conn_path_rest(c);
 	size_t n = strcspn(rest, "/");
-	if (n >= sizeof(node))
+	if (n > CB_ID_LEN)
 		return http_error(c, 404, "file not found");
 	memcpy(node, rest, n);
 	node[n] = 0;
