@@ -133,6 +133,9 @@ const char *conn_path_rest(cb_conn *c); /* what a trailing '*' matched, or "" */
 /* Value of query argument `name` (decoded) into buf; NULL when absent or
  * longer than n - 1. */
 const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n);
+/* Whether query argument `name` is there (conn_query() cannot say when
+ * it is too long for the buffer). */
+bool conn_has_query(cb_conn *c, const char *name);
 /* The request body (NUL-terminated) and its length; "" without a body. */
 const char *conn_body(cb_conn *c, size_t *len);
 

@@ -166,6 +166,11 @@ const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n)
 	return query_arg(c->wsi, name, buf, n);
 }
 
+bool conn_has_query(cb_conn *c, const char *name)
+{
+	return query_has(c->wsi, name);
+}
+
 const char *conn_body(cb_conn *c, size_t *len)
 {
 	if (!c->req || !c->req->body) {

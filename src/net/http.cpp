@@ -197,6 +197,12 @@ const char *query_arg(struct lws *wsi, const char *name, char *buf, size_t n)
 	return header_fragments(wsi, WSI_TOKEN_HTTP_URI_ARGS, arg_match, &a) && a.fits ? buf : NULL;
 }
 
+bool query_has(struct lws *wsi, const char *name)
+{
+	arg_search a = {name, NULL, 0, false};
+	return header_fragments(wsi, WSI_TOKEN_HTTP_URI_ARGS, arg_match, &a);
+}
+
 /* Content-Length, 0 without one, -1 when it is not a number. */
 static int64_t content_length(struct lws *wsi)
 {

@@ -83,6 +83,8 @@ bool header_fragments(struct lws *wsi, enum lws_token_indexes h, fragment_fn fn,
 /* The value of query argument `name` into buf; NULL when absent or longer
  * than n - 1. */
 const char *query_arg(struct lws *wsi, const char *name, char *buf, size_t n);
+/* Whether query argument `name` is there, however long. */
+bool query_has(struct lws *wsi, const char *name);
 
 /* credentials.cpp */
 enum cred_result {

@@ -483,13 +483,10 @@ static int rs_open(cb_conn *c)
 	r->stream = !saves_media(c);
 	r->last_rx_ms = cb_now_ms();
 	arm_timer(r);
-	char id[256]; /* more than any id: a longer one is not found */
-	if (!conn_query(c, "id", id, sizeof(id)) || !id[0])
+	if (!conn_query(c, "id", r->node, sizeof(r->node)) && conn_has_query(c, "id"))
+		return close_status(r, CB_ERR_NOTFOUND); /* longer than any id */
+	if (!r->node[0])
 		return close_with(r, 1008, "Project id not set");
-	size_t len = strlen(id);
-	if (len > CB_ID_LEN)
-		return close_status(r, CB_ERR_NOTFOUND);
-	memcpy(r->node, id, len + 1);
 	cb_chain ch;
 	cb_status s = blob_chain(conn_store(c), conn_user(c)->id, r->node, &ch);
 	if (s)
