@@ -4,12 +4,16 @@
  * heartbeats message by message; uploads that complete land
  * byte-identical in <data>/blobs (the previous content kept as a
  * revision); resuming after the client goes (with and without a Close
- * frame, at many offsets), after a takeover by a newer connection and
- * after cubbyd is killed; the reference .NET client (offsets as doubles,
- * 32768-byte messages); each refusal of the page's tables with its exact
- * code and reason; DELETE /files/<id>/upload; live streams
- * (saveMedia=false) relayed to /files/<id>?alt=media watchers; uploads of
- * unknown size; a declared size over 4 GiB; periodic heartbeats.
+ * frame, at many offsets), after a takeover by a newer connection (also
+ * in the middle of a message, fragmented or half-received), after cubbyd
+ * is killed and after SIGTERM; the reference .NET client (offsets as
+ * doubles, 32768-byte messages); FileName cut on a UTF-8 boundary; each
+ * refusal of the page's tables with its exact code and reason (ids
+ * longer than 36 bytes too); DELETE /files/<id>/upload (also in the
+ * middle of a message); a project id deleted for good and made again
+ * starting fresh; live streams (saveMedia=false) relayed to
+ * /files/<id>?alt=media watchers; uploads of unknown size; a declared
+ * size over 4 GiB; periodic heartbeats.
  *
  * Not tested here: a project the caller may only read (1001 on the
  * upload, 403 on DELETE) needs a reader grant, and no endpoint gives
@@ -25,6 +29,7 @@ extern "C" {
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -568,6 +573,64 @@ static void send_range(t_ws *ws, const unsigned char *data, int64_t from, int64_
 	}
 }
 
+/* ---- a data message in pieces ---- */
+
+/* The first frame (FIN off) of a message of count data bytes at offset:
+ * the header and the first `first` bytes of data. The rest goes with
+ * send_last_frame(). */
+static void send_first_frame(t_ws *ws, int64_t offset, int count, const unsigned char *data,
+			     size_t first)
+{
+	unsigned char *m = (unsigned char *)malloc(HEADER + first);
+	assert_non_null(m);
+	put_header(m, (uint64_t)offset, count);
+	memcpy(m + HEADER, data, first);
+	if (t_ws_send(ws, 2, m, HEADER + first, false))
+		fail_msg("sending the first frame of a message failed");
+	free(m);
+}
+
+/* The continuation frame (FIN on) that ends a fragmented message. */
+static void send_last_frame(t_ws *ws, const unsigned char *data, size_t n)
+{
+	if (t_ws_send(ws, 0, data, n, true))
+		fail_msg("sending the continuation frame of a message failed");
+}
+
+/* One message of n data bytes at offset as a single masked binary frame
+ * (FIN on; HEADER + n < 65536), built whole so that the caller can send
+ * it in several TCP writes (t_send_all): malloc'd, its length into
+ * *len; *head gets the bytes of the frame before the message. */
+static unsigned char *message_frame(int64_t offset, const unsigned char *data, size_t n,
+				    size_t *len, size_t *head)
+{
+	size_t pl = HEADER + n;
+	assert_true(pl < 65536);
+	unsigned char *f = (unsigned char *)malloc(8 + pl);
+	assert_non_null(f);
+	size_t h = 0;
+	f[h++] = 0x82;
+	f[h++] = 0x80 | 126;
+	f[h++] = (unsigned char)(pl >> 8);
+	f[h++] = (unsigned char)pl;
+	static const unsigned char mask[4] = {0x5a, 0xc3, 0x17, 0x9e};
+	memcpy(f + h, mask, 4);
+	h += 4;
+	put_header(f + h, (uint64_t)offset, (int)n);
+	memcpy(f + h + HEADER, data, n);
+	for (size_t i = 0; i < pl; i++)
+		f[h + i] ^= mask[i & 3];
+	*len = h + pl;
+	*head = h;
+	return f;
+}
+
+static void send_bytes(t_ws *ws, const unsigned char *p, size_t n)
+{
+	if (t_send_all(ws->fd, p, n))
+		fail_msg("sending %zu bytes of a frame failed", n);
+}
+
 /* Heartbeats up to the final one (FileOffset size, UploadPercentage
  * 100), then close 1000 with reason (NULL: any) and the end of the
  * connection. Frees ws. */
@@ -627,7 +690,7 @@ static void leave(t_ws *ws, leave_how how)
 static void delete_chain(const t_server *s, const char *auth, const char *prefix, const char *id,
 			 t_http_response *r)
 {
-	char path[256];
+	char path[512];
 	snprintf(path, sizeof(path), "%s/%s/upload", prefix, id);
 	if (t_http(s->http_port, "DELETE", path, auth, NULL, 0, r))
 		fail_msg("DELETE %s: no answer", path);
@@ -907,6 +970,89 @@ static void test_resume_after_kill(void **state)
 	t_passed(state);
 }
 
+/* SIGTERM while three uploads are open, all below checkpoint_bytes (the
+ * default 4M): each connection gets 1001 "server shutting down"; the
+ * first answers it, the second (of unknown size) answers it with 1000,
+ * which does not complete it, the third does not answer and is closed
+ * when the 2 s are over. cubbyd exits 0, and after the restart each
+ * upload resumes at exactly the bytes it sent and completes
+ * byte-identical. */
+static void test_shutdown_checkpoints(void **state)
+{
+	t_server *s = t_start(state, "heartbeat_s = 1\n");
+	char auth[T_AUTH_MAX], id1[ID_MAX], id2[ID_MAX], id3[ID_MAX];
+	admin_auth(s, auth);
+	new_project(s, auth, "p-term", id1);
+	new_project(s, auth, "p-term-null", id2);
+	new_project(s, auth, "p-term-mute", id3);
+	const int64_t size1 = 40000, sent1 = 5000, size2 = 30000, sent2 = 7000;
+	const int64_t size3 = 50000, sent3 = 9001;
+	unsigned char *d1 = t_make_data(size1, 30), *d2 = t_make_data(size2, 31);
+	unsigned char *d3 = t_make_data(size3, 40);
+	t_ws a, b, c;
+	begin(s, auth, id1, "term.bin", size1, &a);
+	send_range(&a, d1, 0, sent1, 3000);
+	wait_offset(&a, sent1, size1);
+	begin(s, auth, id2, "term-null.bin", SIZE_NULL, &b);
+	send_range(&b, d2, 0, sent2, 4096);
+	wait_offset(&b, sent2, SIZE_NULL);
+	begin(s, auth, id3, "term-mute.bin", size3, &c);
+	send_range(&c, d3, 0, sent3, 32767);
+	wait_offset(&c, sent3, size3);
+
+	if (kill(s->pid, SIGTERM))
+		fail_msg("kill(SIGTERM): %s", strerror(errno));
+	expect_close(&a, 1001, "server shutting down");
+	/* b answers the server's close with its own 1000 */
+	b.close_sent = true;
+	msg m;
+	heartbeat h;
+	char dsc[400];
+	for (;;) {
+		recv_msg(&b, &m, T_TIMEOUT_MS);
+		if (!(m.op == 1 && parse_heartbeat(m.data, &h)))
+			break;
+		free(m.data);
+	}
+	describe(&m, dsc, sizeof(dsc));
+	bool same = m.op == 8 && m.code == 1001 && !strcmp(m.data, "server shutting down");
+	free(m.data);
+	if (!same)
+		fail_msg("want close 1001 \"server shutting down\", got %s", dsc);
+	unsigned char c1000[2] = {1000 >> 8, 1000 & 0xff};
+	if (t_ws_send(&b, 8, c1000, 2, true))
+		fail_msg("answering the server's close with 1000 failed");
+	int closed = t_wait_closed(b.fd, T_TIMEOUT_MS);
+	t_ws_close(&b);
+	if (!closed)
+		fail_msg("cubbyd did not end the connection after the close handshake");
+	int status = t_server_stop(s); /* c reads nothing */
+	if (status)
+		fail_msg("cubbyd stopped with %d after SIGTERM, want exit status 0", status);
+	c.close_sent = true;
+	t_ws_close(&c);
+
+	t_restart(state);
+	admin_auth(s, auth);
+	resume(s, auth, id1, "term.bin", size1, sent1, &a);
+	send_range(&a, d1, sent1, size1, 32767);
+	expect_complete(&a, size1, UPLOAD_COMPLETE);
+	expect_stored(s, d1, size1);
+	resume(s, auth, id2, "term-null.bin", SIZE_NULL, sent2, &b);
+	send_range(&b, d2, sent2, size2, 32767);
+	leave(&b, LEAVE_1000);
+	expect_stored(s, d2, size2);
+	resume(s, auth, id3, "term-mute.bin", size3, sent3, &c);
+	send_range(&c, d3, sent3, size3, 32767);
+	expect_complete(&c, size3, UPLOAD_COMPLETE);
+	expect_stored(s, d3, size3);
+	expect_partial_empty(s);
+	free(d1);
+	free(d2);
+	free(d3);
+	t_passed(state);
+}
+
 /* The reference .NET client: ?token=, an answer with every member and a
  * Tag, 32768-byte messages whose offset is an IEEE-754 double. */
 static void test_reference_client(void **state)
@@ -935,6 +1081,93 @@ static void test_reference_client(void **state)
 	}
 	expect_complete(&ws, size, UPLOAD_COMPLETE);
 	expect_stored(s, d, size);
+	free(d);
+	t_passed(state);
+}
+
+/* The bytes of a UTF-8 character by its first byte (1 for a byte that
+ * cannot start one). */
+static size_t utf8_len(unsigned char c)
+{
+	return c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 1;
+}
+
+/* s[0, n) is well-formed UTF-8 (no overlong forms, no surrogates, at
+ * most U+10FFFF). */
+static bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = utf8_len(c);
+		if (k == 1 || i + k > n)
+			return false;
+		for (size_t j = 1; j < k; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+		unsigned char c1 = p[i + 1];
+		if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+		    (c == 0xf4 && c1 >= 0x90))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* FileName over 255 bytes: on resume the FileStateInfo gives it back cut
+ * to 255 bytes on a UTF-8 character boundary (valid UTF-8, a prefix of
+ * what was sent, and no longer prefix would fit); 255 bytes are kept. */
+static void test_filename_cut(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char auth[T_AUTH_MAX], id[ID_MAX], label[32];
+	admin_auth(s, auth);
+	static char names[5][700];
+	for (int i = 0; i < 300; i++)
+		strcat(names[0], "\xc3\xa9"); /* é: 600 bytes, 254 kept */
+	strcpy(names[1], "a");
+	for (int i = 0; i < 100; i++)
+		strcat(names[1], "\xe2\x82\xac"); /* a and 100 times €: 253 kept */
+	for (int i = 0; i < 70; i++)
+		strcat(names[2], "\xf0\x9f\x98\x80"); /* U+1F600: 252 kept */
+	memset(names[3], 'x', 254);
+	strcat(names[3], "\xc3\xa9"); /* 256 bytes: 254 kept */
+	memset(names[4], 'y', 253);
+	strcat(names[4], "\xc3\xa9"); /* 255 bytes: all kept */
+	static const size_t kept[5] = {254, 253, 252, 254, 255};
+	const int64_t size = 100;
+	unsigned char *d = t_make_data(size, 32);
+	for (int i = 0; i < 5; i++) {
+		const char *name = names[i];
+		snprintf(label, sizeof(label), "p-name-%d", i);
+		new_project(s, auth, label, id);
+		t_ws ws;
+		begin(s, auth, id, name, size, &ws);
+		send_message(&ws, 0, d, 10);
+		leave(&ws, LEAVE_1001);
+		ru_open(s, auth, id, &ws);
+		fsi f;
+		recv_fsi(&ws, &f);
+		size_t n = strlen(f.name), sent = strlen(name);
+		bool prefix = n <= sent && !memcmp(f.name, name, n);
+		bool longest = n == sent || n + utf8_len((unsigned char)name[n]) > 255;
+		if (!f.init || f.offset != 10 || f.size != size || n > 255 || !utf8_valid(f.name, n) ||
+		    !prefix || !longest || n != kept[i])
+			fail_msg("FileName of %zu bytes sent: FileStateInfo %s, %lld, %lld, a FileName of "
+				 "%zu bytes (%s UTF-8, %sa prefix of the name sent); want true, 10, %lld "
+				 "and the first %zu bytes", sent, f.init ? "true" : "false",
+				 (long long)f.offset, (long long)f.size, n,
+				 utf8_valid(f.name, n) ? "valid" : "invalid", prefix ? "" : "not ",
+				 (long long)size, kept[i]);
+		/* the label as given back resumes the upload */
+		handshake(&ws, f.name, size, 10);
+		send_range(&ws, d, 10, size, 32767);
+		expect_complete(&ws, size, UPLOAD_COMPLETE);
+	}
 	free(d);
 	t_passed(state);
 }
@@ -1495,6 +1728,73 @@ static void test_reconnected(void **state)
 	t_passed(state);
 }
 
+/* A takeover while the first connection is in the middle of a message
+ * sent as two WebSocket frames: the continuation frame that comes after
+ * it gets 1008 "Upload reconnected...", and the new connection, told what
+ * the server had taken (checkpointed at the takeover: here all that was
+ * sent, the heartbeat said so), completes the upload byte-identical from
+ * there. */
+static void test_takeover_mid_message(void **state)
+{
+	t_server *s = t_start(state, "heartbeat_s = 1\n");
+	char auth[T_AUTH_MAX], id[ID_MAX];
+	admin_auth(s, auth);
+	new_project(s, auth, "p-takeover-frames", id);
+	const int64_t size = 10000;
+	unsigned char *d = t_make_data(size, 33);
+	t_ws a, b;
+	begin(s, auth, id, "tf.bin", size, &a);
+	send_message(&a, 0, d, 1000);
+	/* a message of 2000 bytes at 1000, its first frame with 500 of them */
+	send_first_frame(&a, 1000, 2000, d + 1000, 500);
+	wait_offset(&a, 1500, size); /* the server has taken the first frame */
+	ru_open(s, auth, id, &b);
+	expect_resume(&b, "tf.bin", size, 1500); /* in the middle of the message */
+	send_last_frame(&a, d + 1500, 1500);
+	expect_close(&a, 1008, RECONNECTED);
+	assert_true(t_server_running(s));
+	handshake(&b, "tf.bin", size, 1500);
+	send_range(&b, d, 1500, size, 32767);
+	expect_complete(&b, size, UPLOAD_COMPLETE);
+	expect_stored(s, d, size);
+	expect_partial_empty(s);
+	free(d);
+	t_passed(state);
+}
+
+/* The same with a message in one WebSocket frame that reaches the server
+ * in two TCP writes, the takeover between them. */
+static void test_takeover_mid_frame(void **state)
+{
+	t_server *s = t_start(state, "heartbeat_s = 1\n");
+	char auth[T_AUTH_MAX], id[ID_MAX];
+	admin_auth(s, auth);
+	new_project(s, auth, "p-takeover-tcp", id);
+	const int64_t size = 40000;
+	unsigned char *d = t_make_data(size, 34);
+	t_ws a, b;
+	begin(s, auth, id, "tt.bin", size, &a);
+	send_message(&a, 0, d, 1000);
+	size_t len, head;
+	unsigned char *f = message_frame(1000, d + 1000, 30000, &len, &head);
+	size_t cut = head + HEADER + 990; /* the header and 990 bytes of data */
+	send_bytes(&a, f, cut);
+	wait_offset(&a, 1990, size);
+	ru_open(s, auth, id, &b);
+	expect_resume(&b, "tt.bin", size, 1990);
+	send_bytes(&a, f + cut, len - cut);
+	free(f);
+	expect_close(&a, 1008, RECONNECTED);
+	assert_true(t_server_running(s));
+	handshake(&b, "tt.bin", size, 1990);
+	send_range(&b, d, 1990, size, 32767);
+	expect_complete(&b, size, UPLOAD_COMPLETE);
+	expect_stored(s, d, size);
+	expect_partial_empty(s);
+	free(d);
+	t_passed(state);
+}
+
 /* Writing to an upload that finished: completed by the connection that
  * took it over (False), destroyed under the writing connection (True). */
 static void test_write_to_completed(void **state)
@@ -1574,6 +1874,201 @@ static void test_delete_errors(void **state)
 	t_assert_error(&r, 404, "file not found");
 	destroy_chain(s, ann, id);
 	expect_delete_error(s, ann, id, 404, "no upload for this file");
+	t_passed(state);
+}
+
+/* An id longer than a node id (36 bytes) is a node that does not exist:
+ * 1001 for an upload and a stream, 404 "file not found" for DELETE; not
+ * "Project id not set". */
+static void test_long_id(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char auth[T_AUTH_MAX], id[ID_MAX], q[400];
+	admin_auth(s, auth);
+	/* a project whose id is the first 36 bytes of the long ids */
+	static const char digits[] = "0123456789";
+	char long_id[301];
+	for (int i = 0; i < 300; i++)
+		long_id[i] = digits[i % 10];
+	long_id[300] = 0;
+	char base[37];
+	memcpy(base, long_id, 36);
+	base[36] = 0;
+	new_project(s, auth, base, id);
+	t_ws ws;
+	ru_open(s, auth, base, &ws); /* the 36-byte one is there */
+	expect_fresh(&ws, BUF_DEFAULT);
+	t_ws_close(&ws);
+	/* every length is tried; the ones refused otherwise are listed */
+	static const size_t lens[] = {37, 40, 100, 255, 256, 300};
+	char wrong[2000] = "";
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		int n = (int)lens[i];
+		char why[600];
+		for (int stream = 0; stream < 2; stream++) {
+			snprintf(q, sizeof(q), "id=%.*s%s", n, long_id, stream ? "&saveMedia=false" : "");
+			ru_open_query(s, auth, q, &ws);
+			if (!closed_with(&ws, 1001, NO_ACCESS, false, why, sizeof(why)))
+				snprintf(wrong + strlen(wrong), sizeof(wrong) - strlen(wrong),
+					 "\n  an id of %d bytes%s: %s", n, stream ? ", saveMedia=false" : "",
+					 why);
+		}
+		snprintf(q, sizeof(q), "%.*s", n, long_id);
+		t_http_response r;
+		delete_chain(s, auth, "/files", q, &r);
+		if (t_check_error(&r, 404, "file not found", why, sizeof(why)))
+			snprintf(wrong + strlen(wrong), sizeof(wrong) - strlen(wrong),
+				 "\n  DELETE with an id of %d bytes: %s", n, why);
+		t_http_free(&r);
+	}
+	if (wrong[0])
+		fail_msg("ids longer than 36 bytes:%s", wrong);
+	t_passed(state);
+}
+
+/* DELETE /files/<id>/upload while the connection is in the middle of a
+ * message (two WebSocket frames, then one frame in two TCP writes): the
+ * rest of it gets 1001 "Attempt to write to completed upload ... (on
+ * active upload? True)", the partial file is gone, and the next upload of
+ * the node is fresh. */
+static void test_delete_mid_message(void **state)
+{
+	t_server *s = t_start(state, "heartbeat_s = 1\n");
+	char auth[T_AUTH_MAX], id[ID_MAX], reason[256];
+	admin_auth(s, auth);
+	new_project(s, auth, "p-delete-mid", id);
+	snprintf(reason, sizeof(reason),
+		 "Attempt to write to completed upload for project %s. (on active upload? True)", id);
+	const int64_t size = 40000;
+	unsigned char *d = t_make_data(size, 35);
+	t_ws a;
+	begin(s, auth, id, "dm.bin", size, &a);
+	send_message(&a, 0, d, 1000);
+	send_first_frame(&a, 1000, 2000, d + 1000, 500);
+	wait_offset(&a, 1500, size);
+	destroy_chain(s, auth, id);
+	send_last_frame(&a, d + 1500, 1500);
+	expect_close(&a, 1001, reason);
+	assert_true(t_server_running(s));
+	expect_partial_empty(s);
+
+	begin(s, auth, id, "dm2.bin", size, &a); /* fresh */
+	send_message(&a, 0, d, 1000);
+	size_t len, head;
+	unsigned char *f = message_frame(1000, d + 1000, 30000, &len, &head);
+	size_t cut = head + HEADER + 990;
+	send_bytes(&a, f, cut);
+	wait_offset(&a, 1990, size);
+	destroy_chain(s, auth, id);
+	send_bytes(&a, f + cut, len - cut);
+	free(f);
+	expect_close(&a, 1001, reason);
+	assert_true(t_server_running(s));
+	expect_partial_empty(s);
+
+	begin(s, auth, id, "dm3.bin", size, &a); /* fresh again */
+	send_range(&a, d, 0, size, 32767);
+	expect_complete(&a, size, UPLOAD_COMPLETE);
+	expect_stored(s, d, size);
+	free(d);
+	t_passed(state);
+}
+
+/* /ws: action with value must be answered with an error whose value is
+ * message. */
+static void expect_ws_error(const t_server *s, const char *auth, const char *action, cJSON *value,
+			    const char *message)
+{
+	t_ws ws;
+	ws_open(s, "/ws", auth, &ws);
+	if (t_ws_send_action(&ws, action, value))
+		fail_msg("sending %s failed", action);
+	cJSON *v = ws_answer(&ws, "error");
+	t_ws_close(&ws);
+	bool same = cJSON_IsString(v) && !strcmp(v->valuestring, message);
+	char *got = cJSON_PrintUnformatted(v);
+	cJSON_Delete(v);
+	if (!same) {
+		fprintf(stderr, "%s answered the error %s\n", action, got ? got : "?");
+		cJSON_free(got);
+		fail_msg("%s: want the error \"%s\"", action, message);
+	}
+	cJSON_free(got);
+}
+
+/* The project uuid deleted for good (to the trash, then out of it). */
+static void purge_project(const t_server *s, const char *auth, const char *uuid)
+{
+	ws_uuid_call(s, auth, "project_delete", cJSON_CreateString(uuid), uuid, NULL);
+	ws_uuid_call(s, auth, "project_trash_delete", cJSON_CreateString(uuid), uuid, NULL);
+}
+
+/* A project deleted for good forgets its chain: the same uuid made again
+ * (by its owner, or by another user once nobody holds it) has a fresh
+ * chain (IsInitialized false, FileName "", CurrentFileOffset 0, an answer
+ * of 0 accepted), after a chain in progress and after a completed one.
+ * While the first owner's project is in the trash the uuid is theirs:
+ * another user's project_save of it is "project not found". */
+static void test_id_reuse_after_purge(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char admin[T_AUTH_MAX], bob[T_AUTH_MAX], id[ID_MAX];
+	admin_auth(s, admin);
+	t_add_user(s, "bob", "secret pass", bob);
+	const char *uuid = "5d0c8f3a-2b71-4e6a-9f14-7c3e1a2b9d60";
+	const int64_t size = 40000;
+	unsigned char *d1 = t_make_data(size, 36), *d2 = t_make_data(size, 37);
+	unsigned char *d3 = t_make_data(size, 38), *d4 = t_make_data(size, 39);
+	t_ws ws;
+
+	/* the admin's upload in progress */
+	new_project(s, admin, uuid, id);
+	begin(s, admin, uuid, "admins-secret-name.mov", size, &ws);
+	send_range(&ws, d1, 0, 5000, 32767);
+	leave(&ws, LEAVE_1001);
+	ru_open(s, admin, uuid, &ws);
+	expect_resume(&ws, "admins-secret-name.mov", size, 5000);
+	t_ws_close(&ws);
+	ws_uuid_call(s, admin, "project_delete", cJSON_CreateString(uuid), uuid, NULL);
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "uuid", uuid);
+	cJSON_AddStringToObject(p, "name", "bob's");
+	expect_ws_error(s, bob, "project_save", p, "project not found");
+	ws_uuid_call(s, admin, "project_trash_delete", cJSON_CreateString(uuid), uuid, NULL);
+	expect_partial_empty(s);
+
+	/* made again by the admin: fresh; another upload in progress */
+	new_project(s, admin, uuid, id);
+	begin(s, admin, uuid, "second-name.mov", size, &ws);
+	send_range(&ws, d2, 0, 3000, 32767);
+	leave(&ws, LEAVE_FIN);
+	ru_open(s, admin, uuid, &ws);
+	expect_resume(&ws, "second-name.mov", size, 3000);
+	t_ws_close(&ws);
+	purge_project(s, admin, uuid);
+	expect_partial_empty(s);
+
+	/* made by bob now that the uuid is free: fresh, and it completes */
+	new_project(s, bob, uuid, id);
+	begin(s, bob, uuid, "bobs.mov", size, &ws);
+	send_range(&ws, d3, 0, size, 32767);
+	expect_complete(&ws, size, UPLOAD_COMPLETE);
+	expect_stored(s, d3, size);
+	ru_open(s, bob, uuid, &ws);
+	expect_refused(&ws, 1008, COMPLETED);
+	purge_project(s, bob, uuid);
+
+	/* made again by the admin after a completed chain: fresh */
+	new_project(s, admin, uuid, id);
+	begin(s, admin, uuid, "fourth.mov", size, &ws);
+	send_range(&ws, d4, 0, size, 32767);
+	expect_complete(&ws, size, UPLOAD_COMPLETE);
+	expect_stored(s, d4, size);
+	expect_partial_empty(s);
+	free(d1);
+	free(d2);
+	free(d3);
+	free(d4);
 	t_passed(state);
 }
 
@@ -1924,7 +2419,9 @@ int main(void)
 		T_TEST(test_empty_upload),
 		T_TEST(test_resume_after_disconnect),
 		T_TEST(test_resume_after_kill),
+		T_TEST(test_shutdown_checkpoints),
 		T_TEST(test_reference_client),
+		T_TEST(test_filename_cut),
 		T_TEST(test_no_id),
 		T_TEST(test_no_access),
 		T_TEST(test_needs_session),
@@ -1939,8 +2436,13 @@ int main(void)
 		T_TEST(test_not_continuous),
 		T_TEST(test_bad_data_size),
 		T_TEST(test_reconnected),
+		T_TEST(test_takeover_mid_message),
+		T_TEST(test_takeover_mid_frame),
 		T_TEST(test_write_to_completed),
 		T_TEST(test_delete_errors),
+		T_TEST(test_long_id),
+		T_TEST(test_delete_mid_message),
+		T_TEST(test_id_reuse_after_purge),
 		T_TEST(test_stream),
 		T_TEST(test_stream_watcher_refused),
 		T_TEST(test_unknown_size_close_completes),
