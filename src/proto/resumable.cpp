@@ -102,7 +102,8 @@ static void undo_message(rs_conn *r)
 		blob_rewind(r->up);
 }
 
-/* 1011 with the message of a failed blob call. */
+/* The close for a failed blob call: 1001 when the node is gone or out of
+ * reach, else 1011 with what happened. */
 static int close_status(rs_conn *r, cb_status s)
 {
 	const cb_config *cfg = conn_config(r->conn);
