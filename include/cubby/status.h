@@ -20,6 +20,7 @@ enum cb_status {
 	CB_ERR_SIZE,     /* received byte count differs from the declared size */
 	CB_ERR_OFFSET,   /* a write that does not continue where data ends */
 	CB_ERR_STATE,    /* not possible in the current state */
+	CB_ERR_TEST,     /* a JSON Patch "test" operation did not match */
 	CB_ERR_IO,       /* the disk or LMDB failed */
 	CB_ERR_NOMEM,
 };

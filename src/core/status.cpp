@@ -20,6 +20,7 @@ const char *cb_status_str(cb_status s)
 	case CB_ERR_SIZE: return "size mismatch";
 	case CB_ERR_OFFSET: return "not continuous";
 	case CB_ERR_STATE: return "not possible in the current state";
+	case CB_ERR_TEST: return "test failed";
 	case CB_ERR_IO: return "input/output error";
 	case CB_ERR_NOMEM: return "out of memory";
 	}
