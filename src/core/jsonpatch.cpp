@@ -331,8 +331,6 @@ static cb_status apply_one(patch_run *r, const cJSON *op)
 	}
 	if (!strcmp(r->op, "move")) {
 		size_t n = strlen(from);
-		if (!strcmp(from, path))
-			return CB_OK;
 		if (!strncmp(path, from, n) && path[n] == '/')
 			return fail(r, CB_ERR_INVAL, "\"%s\" cannot move into itself", from);
 		cb_status s = take(r, from, &v);
