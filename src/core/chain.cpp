@@ -10,7 +10,6 @@
 
 #include "cubby/blob.h"
 #include "cubby/clock.h"
-#include "cubby/log.h"
 #include "store_internal.h"
 
 static const char *const state_names[] = {"none", "active", "done", "expired"};
@@ -67,18 +66,29 @@ static cb_status chain_get_txn(MDB_txn *t, cb_store *st, const char *node, cb_ch
 	return CB_OK;
 }
 
+/* Records upload info's node's chain in `state`: ACTIVE names the
+ * upload, EXPIRED keeps the offset it had. */
+static cb_status chain_put_upload(MDB_txn *t, cb_store *st, const cb_upload_info *info,
+				  cb_chain_state state)
+{
+	cb_chain c;
+	memset(&c, 0, sizeof(c));
+	c.state = state;
+	if (state == CB_CHAIN_ACTIVE)
+		snprintf(c.upload, sizeof(c.upload), "%s", info->id);
+	snprintf(c.name, sizeof(c.name), "%s", info->name);
+	c.size = info->size;
+	if (state == CB_CHAIN_EXPIRED)
+		c.offset = info->offset;
+	return chain_put(t, st, info->node, &c);
+}
+
 cb_status chain_claim_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info)
 {
 	MDB_val k = {strlen(info->node), (void *)info->node}, v;
 	if (mdb_get(t, st->chains, &k, &v) == 0)
 		return CB_ERR_EXISTS;
-	cb_chain c;
-	memset(&c, 0, sizeof(c));
-	c.state = CB_CHAIN_ACTIVE;
-	snprintf(c.upload, sizeof(c.upload), "%s", info->id);
-	snprintf(c.name, sizeof(c.name), "%s", info->name);
-	c.size = info->size;
-	return chain_put(t, st, info->node, &c);
+	return chain_put_upload(t, st, info, CB_CHAIN_ACTIVE);
 }
 
 cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
@@ -92,13 +102,7 @@ cb_status chain_settle_txn(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 		return s == CB_ERR_NOTFOUND || !s ? CB_OK : s;
 	if (state == CB_CHAIN_NONE)
 		return db_del(t, st->chains, info->node, strlen(info->node));
-	cb_chain c;
-	memset(&c, 0, sizeof(c));
-	c.state = state;
-	snprintf(c.name, sizeof(c.name), "%s", info->name);
-	c.size = info->size;
-	c.offset = info->offset;
-	return chain_put(t, st, info->node, &c);
+	return chain_put_upload(t, st, info, state);
 }
 
 cb_status blob_chain(cb_store *st, const char *actor, const char *node, cb_chain *out)
@@ -118,21 +122,30 @@ cb_status blob_chain(cb_store *st, const char *actor, const char *node, cb_chain
 	return s;
 }
 
+/* chain_forget_txn() of the chain c, read already. */
+static cb_status forget(MDB_txn *t, cb_store *st, const char *node, const cb_chain *c,
+			char upload[CB_ID_LEN + 1])
+{
+	cb_status s;
+	upload[0] = 0;
+	if (c->state == CB_CHAIN_NONE)
+		return CB_OK;
+	/* an upload that reads as EXPIRED is still stored until the sweep */
+	if (c->upload[0] && !upload_is_open(st, c->upload)) {
+		if ((s = db_del(t, st->uploads, c->upload, strlen(c->upload))) && s != CB_ERR_NOTFOUND)
+			return s;
+		snprintf(upload, CB_ID_LEN + 1, "%s", c->upload);
+	}
+	return db_del(t, st->chains, node, strlen(node));
+}
+
 cb_status chain_forget_txn(MDB_txn *t, cb_store *st, const char *node,
 			   char upload[CB_ID_LEN + 1])
 {
 	cb_chain c;
 	upload[0] = 0;
 	cb_status s = chain_get_txn(t, st, node, &c);
-	if (s || c.state == CB_CHAIN_NONE)
-		return s;
-	/* an upload that reads as EXPIRED is still stored until the sweep */
-	if (c.upload[0] && !upload_is_open(st, c.upload)) {
-		if ((s = db_del(t, st->uploads, c.upload, strlen(c.upload))) && s != CB_ERR_NOTFOUND)
-			return s;
-		snprintf(upload, CB_ID_LEN + 1, "%s", c.upload);
-	}
-	return db_del(t, st->chains, node, strlen(node));
+	return s ? s : forget(t, st, node, &c, upload);
 }
 
 cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
@@ -152,7 +165,7 @@ cb_status blob_chain_destroy(cb_store *st, const char *actor, const char *node)
 	if (!s && c.upload[0] && upload_is_open(st, c.upload))
 		s = CB_ERR_STATE;
 	if (!s)
-		s = chain_forget_txn(txn.t, st, n.id, upload);
+		s = forget(txn.t, st, n.id, &c, upload);
 	if (!s && !(s = txn.commit()) && upload[0])
 		partial_unlink(st, upload);
 	node_clear(&n);
