@@ -111,10 +111,9 @@ static int close_status(rs_conn *r, cb_status s)
 	case CB_ERR_TOOBIG:
 		return close_with(r, 1011, "Error: 'file too large: the limit is %llu bytes'",
 				  (unsigned long long)cfg->max_upload_size);
-	case CB_ERR_QUOTA:
-		return close_with(r, 1011, "Error: 'quota exceeded'");
-	case CB_ERR_NOSPACE:
-		return close_with(r, 1011, "Error: 'not enough free disk space'");
+	case CB_ERR_QUOTA:   /* "quota exceeded" */
+	case CB_ERR_NOSPACE: /* "not enough free disk space" */
+		return close_with(r, 1011, "Error: '%s'", cb_status_str(s));
 	case CB_ERR_NOTFOUND:
 	case CB_ERR_ACCESS:
 		return close_with(r, 1001, "Project does not exist or user does not have access to it");
@@ -207,13 +206,16 @@ static int complete(rs_conn *r)
 
 /* ---- the handshake ---- */
 
+/* Whether d is a whole number in [0, 2^53), which an int64 holds exactly. */
+static bool whole_double(double d)
+{
+	return d >= 0 && d < EXACT_MAX && d == (double)(int64_t)d;
+}
+
 /* A JSON number that is a whole number in [0, 2^53), or -1. */
 static int64_t whole_number(const cJSON *v)
 {
-	if (!cJSON_IsNumber(v))
-		return -1;
-	double d = v->valuedouble;
-	return d >= 0 && d < EXACT_MAX && d == (double)(int64_t)d ? (int64_t)d : -1;
+	return cJSON_IsNumber(v) && whole_double(v->valuedouble) ? (int64_t)v->valuedouble : -1;
 }
 
 /* Initialises the upload the answer asks for: reopens the chain or
@@ -310,8 +312,7 @@ static bool offset_matches(const unsigned char *h, uint64_t expected, int64_t *g
 	int64_t as_int = (int64_t)bits;
 	double as_double;
 	memcpy(&as_double, &bits, sizeof(as_double));
-	bool whole = as_double >= 0 && as_double < EXACT_MAX &&
-		     as_double == (double)(int64_t)as_double;
+	bool whole = whole_double(as_double);
 	if ((as_int >= 0 && (uint64_t)as_int == expected) ||
 	    (whole && (uint64_t)as_double == expected))
 		return true;
@@ -462,11 +463,13 @@ static bool saves_media(cb_conn *c)
 	return strcasecmp(v, "false") && strcmp(v, "0") && strcasecmp(v, "no");
 }
 
-/* A newer connection for r's node: the chain is its now. What r has
- * received is checkpointed, so the newcomer is told all of it. */
-static void take_over(rs_conn *r)
+/* A newer connection for r's node: the chain is its now. What the old
+ * one received is checkpointed, so the newcomer is told all of it.
+ * Whether that moved the chain's offset. */
+static bool take_over(rs_conn *r)
 {
 	rs_conn *old = holder_of(r->node);
+	bool closed = old && old->up;
 	if (old) {
 		if (old->up)
 			blob_close(old->up);
@@ -475,6 +478,7 @@ static void take_over(rs_conn *r)
 		lws_dll2_remove(&old->link);
 	}
 	lws_dll2_add_tail(&r->link, &holders);
+	return closed;
 }
 
 static int rs_open(cb_conn *c)
@@ -495,8 +499,7 @@ static int rs_open(cb_conn *c)
 	if (!r->stream) {
 		if (ch.state == CB_CHAIN_DONE)
 			return close_with(r, 1008, "Cannot upload, already completed");
-		take_over(r);
-		if ((s = blob_chain(conn_store(c), conn_user(c)->id, r->node, &ch)))
+		if (take_over(r) && (s = blob_chain(conn_store(c), conn_user(c)->id, r->node, &ch)))
 			return close_status(r, s);
 	} else {
 		ch.state = CB_CHAIN_NONE; /* a stream is always fresh */

@@ -73,10 +73,9 @@ static int fail_status(cb_conn *c, cb_status s)
 		return fail(c, "size overrun: more than %s bytes", detail);
 	case CB_ERR_CHECKSUM:
 		return fail(c, "%s", "md5 mismatch");
-	case CB_ERR_QUOTA:
-		return fail(c, "%s", "quota exceeded");
-	case CB_ERR_NOSPACE:
-		return fail(c, "%s", "not enough free disk space");
+	case CB_ERR_QUOTA:   /* "quota exceeded" */
+	case CB_ERR_NOSPACE: /* "not enough free disk space" */
+		return fail(c, "%s", cb_status_str(s));
 	case CB_ERR_NOTFOUND: /* the file, or the account, went meanwhile */
 		return fail(c, "%s", "file not found");
 	default:
