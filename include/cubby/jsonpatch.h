@@ -23,3 +23,11 @@
  *   CB_ERR_NOMEM. */
 cb_status jsonpatch_apply(cJSON **doc, const cJSON *patch, cJSON **revert, char *err,
 			  size_t errsz);
+
+/* A patch that turns `from` into `to` (neither is changed; equal as
+ * cJSON_Compare says, member order aside): objects are compared member
+ * by member, recursively, removes and replaces in `from`'s member order,
+ * then adds in `to`'s; anything else that differs (arrays, scalars, a
+ * change of type, an object with a member name twice) is replaced whole,
+ * the root at "". Equal documents give []. NULL when out of memory. */
+cJSON *jsonpatch_diff(const cJSON *from, const cJSON *to);

@@ -5,7 +5,10 @@
  * the caller's untouched. Each change is one of three primitives (put a
  * value at a path, take the value at a path, swap the value at a path)
  * and records its own inverse; the inverses, newest first, are the
- * revert patch. move is take + put, copy is put of a duplicate. */
+ * revert patch. move is take + put, copy is put of a duplicate.
+ *
+ * jsonpatch_diff walks two documents side by side and emits only remove,
+ * add and replace, so its patches need none of the above to be built. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,10 +286,11 @@ static const char *string_member(patch_run *r, const cJSON *op, const char *name
 	return NULL;
 }
 
-/* RFC 6902 A.13: an operation must not be ambiguous. */
-static bool has_duplicate_member(const cJSON *op)
+/* Whether an object has two members of one name: RFC 6902 A.13 forbids
+ * it in an operation, and a pointer could only name the first. */
+static bool has_duplicate_member(const cJSON *object)
 {
-	for (const cJSON *a = op->child; a; a = a->next)
+	for (const cJSON *a = object->child; a; a = a->next)
 		for (const cJSON *b = a->next; b; b = b->next)
 			if (a->string && b->string && !strcmp(a->string, b->string))
 				return true;
@@ -378,4 +382,83 @@ cb_status jsonpatch_apply(cJSON **doc, const cJSON *patch, cJSON **revert, char 
 	else
 		cJSON_Delete(r.revert);
 	return CB_OK;
+}
+
+/* ---- diff ---- */
+
+/* base + "/" + name escaped as an RFC 6901 token (malloc'd). */
+static char *child_pointer(const char *base, const char *name)
+{
+	size_t n = strlen(base), extra = 0;
+	for (const char *c = name; *c; c++)
+		extra += *c == '~' || *c == '/';
+	char *s = (char *)malloc(n + strlen(name) + extra + 2);
+	if (!s)
+		return NULL;
+	memcpy(s, base, n);
+	char *p = s + n;
+	*p++ = '/';
+	for (const char *c = name; *c; c++) {
+		if (*c == '~' || *c == '/') {
+			*p++ = '~';
+			*p++ = *c == '~' ? '0' : '1';
+		} else {
+			*p++ = *c;
+		}
+	}
+	*p = 0;
+	return s;
+}
+
+/* Appends {"op", "path"[, "value": a copy of value]} to patch; false when
+ * out of memory (the caller drops the patch, a half-built one with it). */
+static bool emit(cJSON *patch, const char *op, const char *path, const cJSON *value)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(patch, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	cJSON *v = value ? cJSON_Duplicate(value, 1) : NULL;
+	if (cJSON_AddStringToObject(o, "op", op) && cJSON_AddStringToObject(o, "path", path) &&
+	    (!value || (v && cJSON_AddItemToObject(o, "value", v))))
+		return true;
+	cJSON_Delete(v); /* not added: that was the last step */
+	return false;
+}
+
+/* The operations that turn from into to, both at path, appended to patch:
+ * two objects member by member (removes and changes in from's order, then
+ * adds in to's), anything else one replace if it differs. Objects with a
+ * member name twice are replaced whole, as pointers reach only the first. */
+static bool diff_into(cJSON *patch, const char *path, const cJSON *from, const cJSON *to)
+{
+	if (!cJSON_IsObject(from) || !cJSON_IsObject(to) || has_duplicate_member(from) ||
+	    has_duplicate_member(to))
+		return cJSON_Compare(from, to, 1) || emit(patch, "replace", path, to);
+	bool ok = true;
+	for (const cJSON *m = from->child; ok && m; m = m->next) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(to, m->string);
+		char *at = child_pointer(path, m->string);
+		ok = at && (t ? diff_into(patch, at, m, t) : emit(patch, "remove", at, NULL));
+		free(at);
+	}
+	for (const cJSON *m = to->child; ok && m; m = m->next) {
+		if (cJSON_GetObjectItemCaseSensitive(from, m->string))
+			continue;
+		char *at = child_pointer(path, m->string);
+		ok = at && emit(patch, "add", at, m);
+		free(at);
+	}
+	return ok;
+}
+
+cJSON *jsonpatch_diff(const cJSON *from, const cJSON *to)
+{
+	cJSON *patch = cJSON_CreateArray();
+	if (patch && !diff_into(patch, "", from, to)) {
+		cJSON_Delete(patch);
+		return NULL;
+	}
+	return patch;
 }

@@ -3,8 +3,12 @@
  * applied patch's revert, which must give back the original, and whose own
  * revert must give back the result; all or nothing when a later operation
  * fails; pointer escapes and array indexes; malformed operations; test's
- * equality; move's special cases; and generated documents and patches
+ * equality; move's special cases; generated documents and patches
  * checked against a model built independently of the implementation.
+ * jsonpatch_diff: exact patches for chosen pairs (order, escapes, arrays
+ * and types replaced whole, the root), out of memory at each allocation,
+ * and generated pairs whose diffs must apply, revert, and hold only
+ * operations that are needed.
  *
  * The table checks report every failing case (print_error) before failing
  * the test, so one run shows them all. */
@@ -1242,6 +1246,400 @@ static void test_generated_round_trips(void **state)
 		fail_msg("%d generated cases failed", bad);
 }
 
+/* ======================= diff ======================= */
+
+/* diff(from, to) applied to from gives to, and the revert of that gives
+ * from back; the same for diff(to, from); neither input is changed (not
+ * even its member order); a document's diff with itself is []. */
+static bool check_diff_pair(const char *name, const cJSON *from, const cJSON *to)
+{
+	bool ok = true;
+	char *from_text = cJSON_PrintUnformatted(from), *to_text = cJSON_PrintUnformatted(to);
+	const cJSON *ends[2][2] = {{from, to}, {to, from}};
+	for (int way = 0; ok && way < 2; way++) {
+		const cJSON *a = ends[way][0], *b = ends[way][1];
+		const char *dir = way ? "backwards" : "forwards";
+		char err[256] = "";
+		cJSON *patch = jsonpatch_diff(a, b), *doc = dup(a), *rev = NULL;
+		EXPECT(cJSON_IsArray(patch), "%s %s: the diff of %s and %s is %s", name, dir, txt(a),
+		       txt(b), txt(patch));
+		EXPECT((cJSON_GetArraySize(patch) == 0) == same(a, b),
+		       "%s %s: the diff of %s and %s is %s", name, dir, txt(a), txt(b), txt(patch));
+		if (ok) {
+			cb_status s = jsonpatch_apply(&doc, patch, &rev, err, sizeof(err));
+			EXPECT(s == CB_OK, "%s %s: the diff %s on %s: %s (%s)", name, dir,
+			       txt(patch), txt(a), cb_status_str(s), err);
+			EXPECT(same(doc, b), "%s %s: the diff %s turned %s into %s, want %s", name,
+			       dir, txt(patch), txt(a), txt(doc), txt(b));
+		}
+		if (ok)
+			ok = roundtrip(name, a, doc, rev);
+		cJSON_Delete(patch);
+		cJSON_Delete(doc);
+		cJSON_Delete(rev);
+		patch = jsonpatch_diff(a, a);
+		EXPECT(cJSON_IsArray(patch) && !cJSON_GetArraySize(patch),
+		       "%s: the diff of %s with itself is %s", name, txt(a), txt(patch));
+		cJSON_Delete(patch);
+	}
+	char *from_after = cJSON_PrintUnformatted(from), *to_after = cJSON_PrintUnformatted(to);
+	EXPECT(from_text && from_after && !strcmp(from_text, from_after),
+	       "%s: diff changed from %s into %s", name, from_text, from_after);
+	EXPECT(to_text && to_after && !strcmp(to_text, to_after), "%s: diff changed to %s into %s",
+	       name, to_text, to_after);
+	cJSON_free(from_text);
+	cJSON_free(to_text);
+	cJSON_free(from_after);
+	cJSON_free(to_after);
+	return ok;
+}
+
+struct diff_case {
+	const char *name, *from, *to, *want;
+};
+
+/* The diff is exactly want (its order too), and check_diff_pair holds. */
+static bool check_diff(const diff_case *c)
+{
+	bool ok = true;
+	cJSON *from = parse(c->from), *to = parse(c->to), *want = parse(c->want);
+	cJSON *patch = jsonpatch_diff(from, to);
+	EXPECT(same_text(patch, want), "%s: the diff of %s and %s is %s, want %s", c->name, c->from,
+	       c->to, txt(patch), c->want);
+	if (ok)
+		ok = check_diff_pair(c->name, from, to);
+	cJSON_Delete(from);
+	cJSON_Delete(to);
+	cJSON_Delete(want);
+	cJSON_Delete(patch);
+	return ok;
+}
+
+static void test_diff(void **state)
+{
+	(void)state;
+	static const diff_case cases[] = {
+		/* equal */
+		{"equal objects", R"({"a":1,"b":[1,{"c":"x"}],"d":{"e":null}})",
+		 R"({"a":1,"b":[1,{"c":"x"}],"d":{"e":null}})", "[]"},
+		{"members in another order", R"({"a":1,"b":{"c":2,"d":3}})",
+		 R"({"b":{"d":3,"c":2},"a":1})", "[]"},
+		{"equal arrays", R"([1,"a",{"b":[]}])", R"([1,"a",{"b":[]}])", "[]"},
+		{"equal scalars", R"("a/b")", R"("a/b")", "[]"},
+		{"1 and 1.0", R"({"n":1})", R"({"n":1.0})", "[]"},
+		{"empty objects", "{}", "{}", "[]"},
+		{"null roots", "null", "null", "[]"},
+		/* members */
+		{"a member added", R"({"a":1})", R"({"a":1,"b":[2]})",
+		 R"([{"op":"add","path":"/b","value":[2]}])"},
+		{"a member removed", R"({"a":1,"b":2})", R"({"b":2})",
+		 R"([{"op":"remove","path":"/a"}])"},
+		{"a member replaced", R"({"a":1,"b":2})", R"({"a":1,"b":"2"})",
+		 R"([{"op":"replace","path":"/b","value":"2"}])"},
+		{"all members replaced", R"({"a":1,"b":2})", R"({"c":3})",
+		 R"([{"op":"remove","path":"/a"},{"op":"remove","path":"/b"},
+		     {"op":"add","path":"/c","value":3}])"},
+		{"into an empty object", R"({"a":1})", "{}", R"([{"op":"remove","path":"/a"}])"},
+		{"from an empty object", "{}", R"({"a":{}})",
+		 R"([{"op":"add","path":"/a","value":{}}])"},
+		{"removes and replaces in from's order, then adds in to's",
+		 R"({"a":1,"b":2,"c":3,"d":4})", R"({"f":6,"d":40,"a":1,"e":5,"b":20})",
+		 R"([{"op":"replace","path":"/b","value":20},{"op":"remove","path":"/c"},
+		     {"op":"replace","path":"/d","value":40},{"op":"add","path":"/f","value":6},
+		     {"op":"add","path":"/e","value":5}])"},
+		{"key case matters", R"({"a":1})", R"({"A":1})",
+		 R"([{"op":"remove","path":"/a"},{"op":"add","path":"/A","value":1}])"},
+		/* nested objects */
+		{"nested members", R"({"a":{"b":{"c":1,"d":2},"x":0},"y":1})",
+		 R"({"a":{"b":{"c":1,"d":3,"e":4},"x":0},"y":1})",
+		 R"([{"op":"replace","path":"/a/b/d","value":3},
+		     {"op":"add","path":"/a/b/e","value":4}])"},
+		{"changes at several levels", R"({"a":{"b":{"c":1}},"d":{"e":2},"f":3})",
+		 R"({"a":{"b":{}},"d":{"e":2,"g":{"h":[]}},"f":4})",
+		 R"([{"op":"remove","path":"/a/b/c"},{"op":"add","path":"/d/g","value":{"h":[]}},
+		     {"op":"replace","path":"/f","value":4}])"},
+		{"an object emptied inside", R"({"a":{"b":1,"c":2}})", R"({"a":{}})",
+		 R"([{"op":"remove","path":"/a/b"},{"op":"remove","path":"/a/c"}])"},
+		/* escaping */
+		{"a slash in a name", R"({"a/b":1,"a":{"b":2}})", R"({"a/b":5,"a":{"b":2}})",
+		 R"([{"op":"replace","path":"/a~1b","value":5}])"},
+		{"a tilde in a name", R"({"m~n":1})", R"({"m~n":2,"~1":3})",
+		 R"([{"op":"replace","path":"/m~0n","value":2},
+		     {"op":"add","path":"/~01","value":3}])"},
+		{"names that are escapes and slashes", R"({"/":1,"~0~":2,"//":3,"~/":4})",
+		 R"({"~/":4})",
+		 R"([{"op":"remove","path":"/~1"},{"op":"remove","path":"/~00~0"},
+		     {"op":"remove","path":"/~1~1"}])"},
+		{"escapes at two levels", R"({"a/b":{"c~d":{"e":1}}})",
+		 R"({"a/b":{"c~d":{"e":2}}})",
+		 R"([{"op":"replace","path":"/a~1b/c~0d/e","value":2}])"},
+		{"the empty name", R"({"":{"":1}})", R"({"":{"":2,"x":0}})",
+		 R"([{"op":"replace","path":"//","value":2},{"op":"add","path":"//x","value":0}])"},
+		{"names that look like indexes", R"({"0":1,"-":2})", R"({"0":3,"01":4})",
+		 R"([{"op":"replace","path":"/0","value":3},{"op":"remove","path":"/-"},
+		     {"op":"add","path":"/01","value":4}])"},
+		/* arrays are replaced whole */
+		{"an element changed", R"({"x":[1,2,3]})", R"({"x":[1,2,4]})",
+		 R"([{"op":"replace","path":"/x","value":[1,2,4]}])"},
+		{"an element appended", R"({"x":[1,2]})", R"({"x":[1,2,3]})",
+		 R"([{"op":"replace","path":"/x","value":[1,2,3]}])"},
+		{"elements reordered", R"({"x":[1,2]})", R"({"x":[2,1]})",
+		 R"([{"op":"replace","path":"/x","value":[2,1]}])"},
+		{"an object inside an array", R"({"x":[{"a":1,"b":2}]})",
+		 R"({"x":[{"a":1,"b":3}]})",
+		 R"([{"op":"replace","path":"/x","value":[{"a":1,"b":3}]}])"},
+		{"an array emptied", R"({"x":[[]]})", R"({"x":[]})",
+		 R"([{"op":"replace","path":"/x","value":[]}])"},
+		/* types */
+		{"object to array", R"({"a":{}})", R"({"a":[]})",
+		 R"([{"op":"replace","path":"/a","value":[]}])"},
+		{"array to object", R"({"a":[1]})", R"({"a":{"0":1}})",
+		 R"([{"op":"replace","path":"/a","value":{"0":1}}])"},
+		{"number to string", R"({"a":10})", R"({"a":"10"})",
+		 R"([{"op":"replace","path":"/a","value":"10"}])"},
+		{"null to false", R"({"a":null})", R"({"a":false})",
+		 R"([{"op":"replace","path":"/a","value":false}])"},
+		{"true to false", R"({"a":true})", R"({"a":false})",
+		 R"([{"op":"replace","path":"/a","value":false}])"},
+		{"0 to false", R"({"a":0})", R"({"a":false})",
+		 R"([{"op":"replace","path":"/a","value":false}])"},
+		{"empty string to null", R"({"a":""})", R"({"a":null})",
+		 R"([{"op":"replace","path":"/a","value":null}])"},
+		{"an object to a scalar inside", R"({"a":{"b":{"c":1}}})", R"({"a":{"b":"c"}})",
+		 R"([{"op":"replace","path":"/a/b","value":"c"}])"},
+		{"string case", R"({"s":"a"})", R"({"s":"A"})",
+		 R"([{"op":"replace","path":"/s","value":"A"}])"},
+		/* the root */
+		{"an object root to an array", R"({"a":1})", "[1]",
+		 R"([{"op":"replace","path":"","value":[1]}])"},
+		{"an array root to an object", "[1]", R"({"a":1})",
+		 R"([{"op":"replace","path":"","value":{"a":1}}])"},
+		{"scalar roots", "1", "2", R"([{"op":"replace","path":"","value":2}])"},
+		{"a string root to an object", R"("x")", R"({"x":null})",
+		 R"([{"op":"replace","path":"","value":{"x":null}}])"},
+		{"a null root to an object", "null", "{}",
+		 R"([{"op":"replace","path":"","value":{}}])"},
+		{"array roots", "[1,2]", "[1]", R"([{"op":"replace","path":"","value":[1]}])"},
+		{"an object root is not replaced", "{}", R"({"a":1})",
+		 R"([{"op":"add","path":"/a","value":1}])"},
+	};
+	size_t bad = 0;
+	for (size_t i = 0; i < N(cases); i++)
+		bad += !check_diff(&cases[i]);
+	if (bad)
+		fail_msg("%zu of %zu cases failed", bad, N(cases));
+}
+
+/* A member name twice (cJSON_Parse keeps both): a pointer reaches only
+ * the first, so such an object, on either side, is replaced whole and
+ * the result has both. cJSON_Compare cannot tell these apart, hence the
+ * text. */
+static void test_diff_duplicate_members(void **state)
+{
+	(void)state;
+	static const char *const pairs[][3] = {
+		{R"({"o":{"a":1,"b":2}})", R"({"o":{"a":1,"a":2}})",
+		 R"([{"op":"replace","path":"/o","value":{"a":1,"a":2}}])"},
+		{R"({"o":{"a":1,"a":2}})", R"({"o":{"a":2}})",
+		 R"([{"op":"replace","path":"/o","value":{"a":2}}])"},
+		{R"({"a":1,"a":2})", R"({"a":3})",
+		 R"([{"op":"replace","path":"","value":{"a":3}}])"},
+	};
+	for (size_t i = 0; i < N(pairs); i++) {
+		cJSON *from = parse(pairs[i][0]), *to = parse(pairs[i][1]);
+		cJSON *want = parse(pairs[i][2]), *patch = jsonpatch_diff(from, to), *rev = NULL;
+		char err[256] = "";
+		if (!same_text(patch, want))
+			fail_msg("the diff of %s and %s is %s, want %s", pairs[i][0], pairs[i][1],
+				 txt(patch), pairs[i][2]);
+		assert_int_equal(jsonpatch_apply(&from, patch, &rev, err, sizeof(err)), CB_OK);
+		assert_true(same_text(from, to));
+		assert_int_equal(jsonpatch_apply(&from, rev, NULL, err, sizeof(err)), CB_OK);
+		cJSON *orig = parse(pairs[i][0]);
+		assert_true(same_text(from, orig));
+		cJSON_Delete(orig);
+		cJSON_Delete(from);
+		cJSON_Delete(to);
+		cJSON_Delete(want);
+		cJSON_Delete(patch);
+		cJSON_Delete(rev);
+	}
+}
+
+/* cJSON's allocations fail after `budget` more (negative: never). */
+static long alloc_budget = -1;
+
+static void *failing_malloc(size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return malloc(n);
+}
+
+/* Out of memory at each of the diff's allocations in turn: NULL, nothing
+ * leaked (the sanitizer build checks) and the inputs unchanged; once the
+ * budget suffices, the full diff. */
+static void test_diff_out_of_memory(void **state)
+{
+	(void)state;
+	cJSON *from = parse(R"({"a":{"b/c":1,"d":[1,2]},"e":"x","f":{"g":null}})");
+	cJSON *to = parse(R"({"a":{"b/c":2,"d":[2],"h":{"i":true}},"f":{},"j":[{"k":1}]})");
+	cJSON *want = parse(R"([{"op":"replace","path":"/a/b~1c","value":2},
+		{"op":"replace","path":"/a/d","value":[2]},
+		{"op":"add","path":"/a/h","value":{"i":true}},
+		{"op":"remove","path":"/e"},{"op":"remove","path":"/f/g"},
+		{"op":"add","path":"/j","value":[{"k":1}]}])");
+	cJSON *from_copy = dup(from), *to_copy = dup(to), *patch = NULL;
+	cJSON_Hooks hooks = {failing_malloc, free};
+	long budget;
+	for (budget = 0; !patch && budget < 10000; budget++) {
+		alloc_budget = budget;
+		cJSON_InitHooks(&hooks);
+		patch = jsonpatch_diff(from, to);
+		alloc_budget = -1;
+		cJSON_InitHooks(NULL);
+		assert_true(same_text(from, from_copy));
+		assert_true(same_text(to, to_copy));
+	}
+	assert_true(budget > 10); /* it did fail, many times */
+	if (!same_text(patch, want))
+		fail_msg("with enough memory the diff is %s, want %s", txt(patch), txt(want));
+	cJSON_Delete(from);
+	cJSON_Delete(to);
+	cJSON_Delete(want);
+	cJSON_Delete(from_copy);
+	cJSON_Delete(to_copy);
+	cJSON_Delete(patch);
+}
+
+/* ---- generated pairs ---- */
+
+/* A document like `from` with changes here and there: members dropped,
+ * changed (deeper, or to anything) or added, members in another order,
+ * an array element or a scalar changed; now and then an unrelated one. */
+static cJSON *gen_changed(const cJSON *from, int depth)
+{
+	if (!below(12))
+		return gen_value(depth);
+	if (cJSON_IsArray(from) && cJSON_GetArraySize(from) && !below(3)) {
+		cJSON *a = dup(from);
+		int i = below(cJSON_GetArraySize(a));
+		cJSON_ReplaceItemViaPointer(a, cJSON_GetArrayItem(a, i),
+					    gen_changed(cJSON_GetArrayItem(from, i), depth - 1));
+		return a;
+	}
+	if (!cJSON_IsObject(from))
+		return below(3) ? dup(from) : gen_value(depth);
+	cJSON *o = cJSON_CreateObject();
+	int n = cJSON_GetArraySize(from), rot = below(2) ? below(n + 1) : 0;
+	for (int k = 0; k < n; k++) {
+		const cJSON *m = cJSON_GetArrayItem(from, (k + rot) % n);
+		int what = below(8);
+		if (what == 0)
+			continue;
+		cJSON *v = what < 4 ? gen_changed(m, depth - 1) : dup(m);
+		cJSON_AddItemToObject(o, m->string, v);
+	}
+	for (int k = below(3); k > 0; k--) {
+		const char *key = KEYS[below(N(KEYS))];
+		if (!cJSON_GetObjectItemCaseSensitive(o, key))
+			cJSON_AddItemToObject(o, key, gen_value(depth - 1));
+	}
+	return o;
+}
+
+static const cJSON *member(const cJSON *object, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(object, name);
+}
+
+static const node_ref *find_node(const node_list *l, const char *path)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].path, path))
+			return &l->v[i];
+	return NULL;
+}
+
+/* Each operation of diff(from, to) is needed and no more than needed: a
+ * remove of what only from has, an add of what only to has, a replace of
+ * values that differ and are not both objects (or have a name twice,
+ * which generated ones never do), each under an object the two share,
+ * each path once and none inside another's. */
+static bool check_diff_ops(int n, cJSON *from, cJSON *to)
+{
+	bool ok = true;
+	cJSON *patch = jsonpatch_diff(from, to);
+	node_list lf = list_nodes(from), lt = list_nodes(to);
+	int i = 0;
+	for (const cJSON *op = patch ? patch->child : NULL; ok && op; op = op->next, i++) {
+		const char *kind = cJSON_GetStringValue(member(op, "op"));
+		const char *path = cJSON_GetStringValue(member(op, "path"));
+		const cJSON *value = member(op, "value");
+		EXPECT(kind && path && cJSON_GetArraySize(op) == 2 + !!value,
+		       "generated diff #%d: a malformed operation %s", n, txt(op));
+		if (!ok)
+			break;
+		const node_ref *f = find_node(&lf, path), *t = find_node(&lt, path);
+		bool objects = f && t && cJSON_IsObject(f->node) && cJSON_IsObject(t->node);
+		if (!strcmp(kind, "remove"))
+			EXPECT(f && !t && !value, "generated diff #%d: %s of %s into %s", n,
+			       txt(op), txt(from), txt(to));
+		else if (!strcmp(kind, "add"))
+			EXPECT(!f && t && same(value, t->node),
+			       "generated diff #%d: %s of %s into %s", n, txt(op), txt(from),
+			       txt(to));
+		else
+			EXPECT(!strcmp(kind, "replace") && f && t && same(value, t->node) &&
+				       !same(f->node, t->node) && !objects,
+			       "generated diff #%d: %s of %s into %s", n, txt(op), txt(from),
+			       txt(to));
+		if (ok && *path) {
+			/* the parent's path: up to the last '/' */
+			char *up = strdup(path);
+			assert_non_null(up);
+			*strrchr(up, '/') = 0;
+			const node_ref *pf = find_node(&lf, up), *pt = find_node(&lt, up);
+			EXPECT(pf && pt && cJSON_IsObject(pf->node) && cJSON_IsObject(pt->node),
+			       "generated diff #%d: %s is not under an object both have "
+			       "(%s into %s)",
+			       n, txt(op), txt(from), txt(to));
+			free(up);
+		}
+		for (const cJSON *o2 = patch->child; ok && o2 != op; o2 = o2->next) {
+			const char *p2 = cJSON_GetStringValue(member(o2, "path"));
+			EXPECT(strcmp(p2, path) && !is_child(path, p2) && !is_child(p2, path),
+			       "generated diff #%d: %s and %s overlap", n, txt(o2), txt(op));
+		}
+	}
+	EXPECT(patch, "generated diff #%d: NULL", n);
+	free_nodes(&lf);
+	free_nodes(&lt);
+	cJSON_Delete(patch);
+	return ok;
+}
+
+static void test_diff_generated(void **state)
+{
+	(void)state;
+	int bad = 0;
+	rng_state = 0xD1B54A32D192ED03ULL;
+	for (int n = 0; n < 1000 && bad < 5; n++) {
+		cJSON *from = below(20) ? gen_container(4, 2) : gen_scalar();
+		cJSON *to = gen_changed(from, 4);
+		char name[64];
+		snprintf(name, sizeof(name), "generated diff #%d", n);
+		bad += !check_diff_pair(name, from, to) || !check_diff_ops(n, from, to) ||
+		       !check_diff_ops(n, to, from);
+		cJSON_Delete(from);
+		cJSON_Delete(to);
+	}
+	if (bad)
+		fail_msg("%d generated pairs failed (stopped at 5)", bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1260,6 +1658,10 @@ int main(void)
 		cmocka_unit_test(test_move_errors),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_generated_round_trips),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_diff_duplicate_members),
+		cmocka_unit_test(test_diff_out_of_memory),
+		cmocka_unit_test(test_diff_generated),
 	};
 	return cmocka_run_group_tests_name("jsonpatch", tests, NULL, NULL);
 }
