@@ -158,5 +158,7 @@ cb_status blob_put(cb_store *st, const void *data, size_t len, char id[CB_ID_LEN
 
 /* Reads up to len bytes of blob_id at offset; returns bytes read or -1. */
 int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf, size_t len);
+/* blob_id opened read-only (for http_serve_fd), or -1. */
+int blob_open(cb_store *st, const char *blob_id);
 /* Bytes of blob_id, or -1 when there is no such blob. */
 int64_t blob_size(cb_store *st, const char *blob_id);

@@ -67,9 +67,16 @@ struct cb_event {
 	const char *subject;         /* ACCESS_*: the user id granted or
 					removed, or CB_ANYONE; else NULL */
 	cb_role role;                /* ACCESS_GRANTED: the role given */
-	const cb_revision *revision; /* CONTENT: the revision that keeps the
-					previous content; NULL when there was
-					none or none is kept (revisions_keep 0) */
+	cb_role old_role;            /* ACCESS_*: the role before */
+	const cb_revision *revision; /* CONTENT: the revision of the change
+					(kept or not: revisions_keep) */
+	/* UPDATED and ACCESS_*: an RFC 6902 patch on node_json() from before
+	 * the change to after (ACCESS_*: on /permissions/<subject>), and its
+	 * inverse; store_node_patch's events carry the client's patch.
+	 * CONTENT: the patch on the content when the change was one
+	 * (store_content_patch), else NULL. Otherwise NULL. */
+	const cJSON *patch;
+	const cJSON *revert;
 	const void *origin;          /* what events_set_origin() said */
 	const void *data;            /* STREAM: the bytes */
 	size_t len;

@@ -66,12 +66,22 @@ struct cb_node {
 	char thumb[CB_ID_LEN + 1];    /* thumbnail blob; "" none */
 	cJSON *tags;                  /* array of strings, owned; never NULL after get */
 	cJSON *meta;                  /* the client's JSON, owned; NULL = none/not loaded */
+	cJSON *grants;                /* CB_NODE_GRANTS: {"<user id>"|"anyone": "<role>"},
+					 owned; NULL = not loaded */
 };
 
 /* Zeroes a node (tags = empty array) ready to fill in. */
 void node_init(cb_node *n);
-/* Frees tags and meta; the node may be reused after node_init(). */
+/* Frees tags, meta and grants; the node may be reused after node_init(). */
 void node_clear(cb_node *n);
+
+/* The node as spec 3 shows it (docs/files-api.md, "The file"): id, kind,
+ * owner, name, parent, mime, size, md5, tags, meta (null when none),
+ * created, modified, trashed, and permissions (from n->grants; {} when
+ * not loaded). Metadata patches (store_node_patch) and the patches of
+ * UPDATED and ACCESS_* events (events.h) are on this JSON. NULL when out
+ * of memory. */
+cJSON *node_json(const cb_node *n);
 
 /* ---- the environment ---- */
 
@@ -92,6 +102,7 @@ enum {
 	CB_NAME_SUFFIX = 2,     /* create/update: on a taken name add " (2)"... */
 	CB_NODE_THUMB = 4,      /* update: n->thumb is a blob from blob_put(),
 				   or "" to remove the thumbnail */
+	CB_NODE_GRANTS = 8,     /* store_node_get, lists: also load grants */
 };
 
 /* Creates n in actor's space (n->owner is set to actor; with actor NULL
@@ -124,6 +135,18 @@ cb_status store_node_find(cb_store *st, const char *actor, const char *owner,
  * thumbnail blob that belongs to no node is deleted. */
 cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags);
 
+/* Applies an RFC 6902 patch to node_json() of node id, all or nothing
+ * (docs/files-api.md): name, parent, mime, tags and meta may change. On
+ * CB_OK *revert (when not NULL) is the patch that undoes it, and the
+ * UPDATED event carries the patch as given. Errors (err says what):
+ * CB_ERR_INVAL a malformed patch, one that cannot apply, changes a
+ * server-owned field ("read-only field: X"), adds another member
+ * ("unknown field: X") or makes an invalid node ("invalid file: ...");
+ * CB_ERR_TEST a failed "test"; CB_ERR_EXISTS the new name is taken;
+ * CB_ERR_NOTFOUND / CB_ERR_ACCESS as store_access(WRITE). */
+cb_status store_node_patch(cb_store *st, const char *actor, const char *id,
+			   const cJSON *patch, cJSON **revert, char *err, size_t errsz);
+
 /* Moves a live node to the trash: it leaves the namespace. */
 cb_status store_node_trash(cb_store *st, const char *actor, const char *id);
 /* Brings a trashed node back; a taken name gets a suffix. The node as
@@ -133,13 +156,26 @@ cb_status store_node_recover(cb_store *st, const char *actor, const char *id, cb
 cb_status store_node_purge(cb_store *st, const char *actor, const char *id);
 
 /* Sets the node's content to blob (size, md5) and registers the blob to
- * the node's owner. The previous content, if any, becomes a revision by
- * actor (with `patch`, a JSON Patch copied when not NULL); revisions past
- * revisions_keep are dropped with their blobs. The blob file must already
- * be in blobs/, and belong to no node yet (else CB_ERR_EXISTS). */
+ * the node's owner; blob "" removes the content
+ * (CB_ERR_STATE when it has none). Every change is a revision by actor
+ * that keeps the previous content (with `patch`, a JSON Patch copied when
+ * not NULL); revisions past revisions_keep are dropped with their blobs.
+ * The blob file must already be in blobs/, and belong to no node yet
+ * (else CB_ERR_EXISTS). `revert` (may be NULL) goes with `patch` into
+ * the CONTENT event only. */
 cb_status store_node_set_content(cb_store *st, const char *actor, const char *id,
 				 const char *blob, uint64_t size, const char *md5,
-				 const cJSON *patch);
+				 const cJSON *patch, const cJSON *revert);
+
+/* Applies an RFC 6902 patch to node id's content parsed as JSON (no
+ * content counts as null) and stores the minimised result as its new
+ * content (a revision with the patch; the CONTENT event carries patch
+ * and revert). Errors (err says what): CB_ERR_INVAL a bad patch or
+ * content that is not JSON ("content is not JSON"), CB_ERR_TEST,
+ * CB_ERR_TOOBIG content over max_message_size before or after,
+ * CB_ERR_QUOTA, CB_ERR_NOSPACE, CB_ERR_NOTFOUND / CB_ERR_ACCESS. */
+cb_status store_content_patch(cb_store *st, const char *actor, const char *id,
+			      const cJSON *patch, cJSON **revert, char *err, size_t errsz);
 
 /* Visit callbacks return 0 to go on, non-zero to stop early. */
 typedef int (*cb_node_visit)(const cb_node *n, void *ctx);
@@ -151,6 +187,14 @@ cb_status store_list_children(cb_store *st, const char *actor, const char *owner
  * CB_NODE_META loads each node's meta. */
 cb_status store_list_owned(cb_store *st, const char *owner, const char *kind, int flags,
 			   cb_node_visit visit, void *ctx);
+/* One page of what spec 3's GET /files lists: the live nodes `user` owns
+ * and those shared with it by a grant, by id, starting after id `after`
+ * ("" from the start), of kind `kind` and in folder `parent` (NULL: any),
+ * at most `limit`. *more says whether nodes after the last one visited
+ * may follow. flags: CB_NODE_META, CB_NODE_GRANTS. */
+cb_status store_list_files(cb_store *st, const char *user, const char *parent,
+			   const char *kind, const char *after, size_t limit, int flags,
+			   cb_node_visit visit, void *ctx, bool *more);
 /* Live nodes shared with `user` by a grant (not public ones). */
 cb_status store_list_shared(cb_store *st, const char *user, const char *kind, int flags,
 			    cb_node_visit visit, void *ctx);
@@ -171,7 +215,12 @@ cb_status store_access(cb_store *st, const cb_node *n, const char *user, cb_acce
  * removes the grant. Granting to the owner is CB_ERR_INVAL. */
 cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		      const char *user, cb_role role);
-typedef int (*cb_grant_visit)(const char *user, cb_role role, void *ctx);
+struct cb_grant {
+	const char *user;  /* a user id, or CB_ANYONE */
+	cb_role role;
+	const char *adder; /* who gave it; "" the server, or not recorded */
+};
+typedef int (*cb_grant_visit)(const cb_grant *g, void *ctx);
 /* The grants of a node the actor may read (CB_ANYONE last if public). */
 cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 			    cb_grant_visit visit, void *ctx);
@@ -183,7 +232,7 @@ struct cb_revision {
 	char node[CB_ID_LEN + 1];
 	char user[CB_ID_LEN + 1];   /* who replaced the content */
 	int64_t created;
-	char blob[CB_ID_LEN + 1];   /* the previous content */
+	char blob[CB_ID_LEN + 1];   /* the previous content; "" none (or not kept) */
 	uint64_t size;
 	char md5[33];
 	cJSON *patch;               /* owned; NULL when the change had none */
@@ -192,6 +241,14 @@ typedef int (*cb_revision_visit)(const cb_revision *r, void *ctx);
 /* Revisions of a node the actor may read, oldest first. */
 cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,
 			       cb_revision_visit visit, void *ctx);
+
+/* Spec 3's permission object of grant g on node `node`:
+ * {kind:"Core#Permission", key, type, id, role, addingUser}; and its
+ * revision object {kind:"Core#Revision", key, id, created, patch, size,
+ * md5, modification:{time,user}} (docs/files-api.md). NULL when out of
+ * memory. */
+cJSON *permission_json(const char *node, const cb_grant *g);
+cJSON *revision_json(const cb_revision *r);
 
 /* Purges every node owned by owner, live or trashed (account removal). */
 cb_status store_purge_owner(cb_store *st, const char *owner);

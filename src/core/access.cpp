@@ -28,9 +28,21 @@ static cb_role grant_get(MDB_txn *t, cb_store *st, const char *node, const char 
 	if (strlen(node) > CB_ID_LEN || strlen(user) > CB_ID_LEN)
 		return CB_ROLE_NONE;
 	MDB_val k = {key_pair(key, node, user), key}, v;
-	if (mdb_get(t, st->grants, &k, &v) || v.mv_size != 1)
+	if (mdb_get(t, st->grants, &k, &v) || v.mv_size < 1)
 		return CB_ROLE_NONE;
 	return (cb_role)((const unsigned char *)v.mv_data)[0];
+}
+
+/* The id after "prefix \0" in a grant key (either way round) into out;
+ * false when it is too long to be one. */
+static bool grant_key_tail(const MDB_val &k, size_t plen, char out[CB_ID_LEN + 1])
+{
+	size_t n = k.mv_size - plen;
+	if (n > CB_ID_LEN)
+		return false;
+	memcpy(out, (const char *)k.mv_data + plen, n);
+	out[n] = 0;
+	return true;
 }
 
 /* user NULL is the server itself; "" is an anonymous client, who gets
@@ -101,6 +113,58 @@ static cb_access share_access(cb_role from, cb_role to)
 	return reader_only ? CB_ACCESS_SHARE_READER : CB_ACCESS_SHARE;
 }
 
+/* One operation on node_json()'s /permissions/<user> (role NONE:
+ * "remove"); NULL when out of memory. */
+static cJSON *permission_op(const char *user, cb_role from, cb_role to)
+{
+	char path[32 + CB_ID_LEN];
+	snprintf(path, sizeof(path), "/permissions/%s", user); /* ids need no escaping */
+	cJSON *ops = cJSON_CreateArray(), *op = cJSON_CreateObject();
+	cJSON_AddItemToArray(ops, op);
+	const char *name = to == CB_ROLE_NONE ? "remove" : from == CB_ROLE_NONE ? "add" : "replace";
+	if (!op || !cJSON_AddStringToObject(op, "op", name) ||
+	    !cJSON_AddStringToObject(op, "path", path) ||
+	    (to != CB_ROLE_NONE && !cJSON_AddStringToObject(op, "value", role_name(to)))) {
+		cJSON_Delete(ops);
+		return NULL;
+	}
+	return ops;
+}
+
+/* A grant changes the node's JSON too: the ACCESS_* event says how. */
+static void grant_patches(ev_pending *ev, const char *user, cb_role from, cb_role to)
+{
+	ev->patch = permission_op(user, from, to);
+	ev->revert = permission_op(user, to, from);
+}
+
+cb_status grants_json_txn(MDB_txn *t, cb_store *st, const cb_node *n, cJSON **out)
+{
+	cJSON *g = cJSON_CreateObject();
+	if (!g)
+		return CB_ERR_NOMEM;
+	size_t plen = strlen(n->id) + 1;
+	cb_status s2 = CB_OK;
+	cb_status s = db_scan(t, st->grants, n->id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &v) {
+		char user[CB_ID_LEN + 1];
+		const char *role = v.mv_size ? role_name((cb_role)((unsigned char *)v.mv_data)[0]) : NULL;
+		if (!role || !grant_key_tail(k, plen, user))
+			return 0;
+		if (!cJSON_AddStringToObject(g, user, role))
+			s2 = CB_ERR_NOMEM;
+		return s2 ? 1 : 0;
+	});
+	if (!s && !s2 && n->anyone != CB_ROLE_NONE &&
+	    !cJSON_AddStringToObject(g, CB_ANYONE, role_name(n->anyone)))
+		s2 = CB_ERR_NOMEM;
+	if (s || s2) {
+		cJSON_Delete(g);
+		return s ? s : s2;
+	}
+	*out = g;
+	return CB_OK;
+}
+
 cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		      const char *user, cb_role role)
 {
@@ -138,9 +202,12 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		from = grant_get(txn.t, st, n.id, user);
 		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(from, role))))
 			goto out;
-		char key[2 * (CB_ID_LEN + 1)];
-		unsigned char r = (unsigned char)role;
-		MDB_val rv = {1, &r};
+		/* the role, then who gave it */
+		char key[2 * (CB_ID_LEN + 1)], value[1 + CB_ID_LEN];
+		size_t alen = actor ? strlen(actor) : 0;
+		value[0] = (char)role;
+		memcpy(value + 1, actor ? actor : "", alen);
+		MDB_val rv = {1 + alen, value};
 		const char *pairs[2][2] = {{n.id, user}, {user, n.id}};
 		MDB_dbi dbis[2] = {st->grants, st->grants_by_user};
 		for (int i = 0; i < 2 && !s; i++) {
@@ -163,6 +230,8 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 	if (!s && ev.on) {
 		snprintf(ev.subject, sizeof(ev.subject), "%s", user);
 		ev.role = role;
+		ev.old_role = from;
+		grant_patches(&ev, user, from, role);
 		/* public, or public until now: every user may have seen it */
 		ev.everyone = ev.everyone || !strcmp(user, CB_ANYONE);
 	}
@@ -171,18 +240,6 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 out:
 	node_clear(&n);
 	return s;
-}
-
-/* The id after "prefix \0" in a grant key (either way round) into out;
- * false when it is too long to be one. */
-static bool grant_key_tail(const MDB_val &k, size_t plen, char out[CB_ID_LEN + 1])
-{
-	size_t n = k.mv_size - plen;
-	if (n > CB_ID_LEN)
-		return false;
-	memcpy(out, (const char *)k.mv_data + plen, n);
-	out[n] = 0;
-	return true;
 }
 
 cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
@@ -198,13 +255,17 @@ cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 		size_t plen = strlen(n.id) + 1;
 		int stop = 0;
 		s = db_scan(txn.t, st->grants, n.id, plen, [&](MDB_cursor *, MDB_val &k, MDB_val &v) {
-			char user[CB_ID_LEN + 1];
-			if (v.mv_size != 1 || !grant_key_tail(k, plen, user))
+			char user[CB_ID_LEN + 1], adder[CB_ID_LEN + 1];
+			if (v.mv_size < 1 || v.mv_size > 1 + CB_ID_LEN || !grant_key_tail(k, plen, user))
 				return 0;
-			return stop = visit(user, (cb_role)((unsigned char *)v.mv_data)[0], ctx);
+			memcpy(adder, (const char *)v.mv_data + 1, v.mv_size - 1);
+			adder[v.mv_size - 1] = 0;
+			cb_grant g = {user, (cb_role)((unsigned char *)v.mv_data)[0], adder};
+			return stop = visit(&g, ctx);
 		});
+		cb_grant pub = {CB_ANYONE, n.anyone, ""};
 		if (!s && !stop && n.anyone != CB_ROLE_NONE)
-			visit(CB_ANYONE, n.anyone, ctx);
+			visit(&pub, ctx);
 	}
 	node_clear(&n);
 	return s;

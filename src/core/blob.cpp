@@ -42,7 +42,14 @@ struct cb_upload {
 	uint64_t quota_base; /* quota_in_use() of charged, without this upload, at open */
 	cJSON *target;     /* node JSON with "meta" */
 	bool resumable;    /* checkpoints every checkpoint_bytes */
+	const cJSON *patch, *revert; /* upload_set_patch() */
 };
+
+void upload_set_patch(cb_upload *up, const cJSON *patch, const cJSON *revert)
+{
+	up->patch = patch;
+	up->revert = revert;
+}
 
 /* ---- the upload record ---- */
 
@@ -541,7 +548,7 @@ const cb_upload_info *blob_info(const cb_upload *up)
  * the caller to publish after the commit. */
 static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *info,
 			       const cJSON *target, uint64_t size, const char *md5,
-			       bool check_quota, id_list *gc, cb_node *out, ev_pending *ev)
+			       const cb_upload *up, id_list *gc, cb_node *out, ev_pending *ev)
 {
 	char id[CB_ID_LEN + 1];
 	cb_status s;
@@ -549,7 +556,7 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 	MDB_val k = {strlen(info->owner), (void *)info->owner}, v;
 	if (mdb_get(t, st->users_by_id, &k, &v))
 		return CB_ERR_NOTFOUND; /* the account went while the upload ran */
-	if (check_quota && st->cfg->quota &&
+	if (up && st->cfg->quota &&
 	    usage_get(t, st, info->charged) + size > st->cfg->quota)
 		return CB_ERR_QUOTA;
 	if (info->mode == CB_UPLOAD_REPLACE)
@@ -559,8 +566,8 @@ static cb_status upload_commit(MDB_txn *t, cb_store *st, const cb_upload_info *i
 		content_of = id;
 
 	if (content_of) {
-		s = node_set_content_txn(t, st, info->owner, content_of, info->id, size, md5, NULL, gc,
-					 ev);
+		s = node_set_content_txn(t, st, info->owner, content_of, info->id, size, md5,
+					 up ? up->patch : NULL, up ? up->revert : NULL, gc, ev);
 		if (!s && out)
 			s = node_load_txn(t, st, content_of, out, CB_NODE_META);
 	} else {
@@ -616,7 +623,7 @@ cb_status blob_complete(cb_upload *up, const char *md5, cb_node *out)
 	id_list gc;
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = upload_commit(txn.t, st, &up->info, up->target, up->offset, digest_hex, true, &gc,
+		s = upload_commit(txn.t, st, &up->info, up->target, up->offset, digest_hex, up, &gc,
 				  out, &ev);
 	if (s)
 		return s;
@@ -824,7 +831,7 @@ static void recover_upload(cb_store *st, const cb_upload_info *info, const cJSON
 		s = txn.begin(st, true);
 	if (!s)
 		s = upload_commit(txn.t, st, info, cJSON_GetObjectItemCaseSensitive(rec, "target"),
-				  size, md5, false, &gc, NULL, &ev);
+				  size, md5, NULL, &gc, NULL, &ev);
 	if (!s)
 		s = txn.commit();
 	if (s) {
@@ -919,13 +926,18 @@ cb_status blob_recover(cb_store *st)
 	return CB_OK;
 }
 
-int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf, size_t len)
+int blob_open(cb_store *st, const char *blob_id)
 {
 	char path[CB_DATA_PATH_MAX];
 	if (!id_is_uuid(blob_id))
 		return -1;
 	store_blob_path(st, blob_id, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int64_t blob_read(cb_store *st, const char *blob_id, uint64_t offset, void *buf, size_t len)
+{
+	int fd = blob_open(st, blob_id);
 	if (fd < 0)
 		return -1;
 	ssize_t r;

@@ -87,11 +87,6 @@ bool events_wanted(cb_store *st, cb_event_op op, const char *id)
 	return false;
 }
 
-static int id_cmp(const void *a, const void *b)
-{
-	return strcmp((const char *)a, (const char *)b);
-}
-
 void events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
 		    const char *actor, const char *id)
 {
@@ -100,7 +95,7 @@ void events_prepare(MDB_txn *t, cb_store *st, ev_pending *ev, cb_event_op op,
 	ev->op = op;
 	ev->server = !actor;
 	snprintf(ev->actor, sizeof(ev->actor), "%s", actor ? actor : "");
-	cb_status s = node_load_txn(t, st, id, &ev->node, CB_NODE_META);
+	cb_status s = node_load_txn(t, st, id, &ev->node, CB_NODE_META | CB_NODE_GRANTS);
 	if (s) {
 		log_warn("events: cannot read node %s for its %s event: %s", id,
 			 event_op_name(op), cb_status_str(s));
@@ -152,6 +147,9 @@ void events_publish(cb_store *st, ev_pending *ev)
 	e.actor = ev->server ? NULL : ev->actor;
 	e.subject = ev->subject[0] ? ev->subject : NULL;
 	e.role = ev->role;
+	e.old_role = ev->old_role;
+	e.patch = ev->patch;
+	e.revert = ev->revert;
 	e.revision = ev->has_rev ? &ev->rev : NULL;
 	e.origin = st->origin;
 	e.data = ev->data;

@@ -15,6 +15,7 @@
 #include "cubby/blob.h"
 #include "cubby/clock.h"
 #include "cubby/config.h"
+#include "cubby/jsonpatch.h"
 #include "cubby/log.h"
 #include "store_internal.h"
 
@@ -28,8 +29,10 @@ void node_clear(cb_node *n)
 {
 	cJSON_Delete(n->tags);
 	cJSON_Delete(n->meta);
+	cJSON_Delete(n->grants);
 	n->tags = NULL;
 	n->meta = NULL;
+	n->grants = NULL;
 }
 
 /* A client may choose a node's id (spec 1 project uuids); it is a key,
@@ -140,12 +143,16 @@ cb_status node_load_txn(MDB_txn *t, cb_store *st, const char *id, cb_node *out, 
 	s = node_from_json(j, out);
 	cJSON_Delete(j);
 	cJSON_Delete(out->meta);
+	cJSON_Delete(out->grants);
 	out->meta = NULL;
+	out->grants = NULL;
 	if (!s && (flags & CB_NODE_META)) {
 		s = db_get_json(t, st->meta, id, strlen(id), &out->meta);
 		if (s == CB_ERR_NOTFOUND)
 			s = CB_OK;
 	}
+	if (!s && (flags & CB_NODE_GRANTS))
+		s = grants_json_txn(t, st, out, &out->grants);
 	return s;
 }
 
@@ -374,7 +381,34 @@ static void thumb_forget(cb_store *st, store_txn *txn, const char *thumb)
 		blobs_unlink(st, &gc);
 }
 
-cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
+/* The UPDATED event's patch and revert: given (a metadata patch), or
+ * the difference between the node as it was and as the event shows it. */
+static void event_patch(ev_pending *ev, const cb_node *old, const cJSON *patch,
+			const cJSON *revert)
+{
+	if (!ev->on)
+		return;
+	if (patch) {
+		ev->patch = cJSON_Duplicate(patch, 1);
+		ev->revert = cJSON_Duplicate(revert, 1);
+		return;
+	}
+	cJSON *before = node_json(old), *after = node_json(&ev->node);
+	/* like a client's patch, it leaves out the time of the change, so
+	 * that its revert may be sent back as one */
+	if (before && after)
+		cJSON_ReplaceItemInObjectCaseSensitive(after, "modified",
+						       cJSON_CreateNumber((double)old->modified));
+	if (before && after) {
+		ev->patch = jsonpatch_diff(before, after);
+		ev->revert = jsonpatch_diff(after, before);
+	}
+	cJSON_Delete(before);
+	cJSON_Delete(after);
+}
+
+cb_status node_update(cb_store *st, const char *actor, cb_node *n, int flags,
+			     const cJSON *patch, const cJSON *revert)
 {
 	store_txn txn;
 	ev_pending ev;
@@ -384,6 +418,11 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	cb_status s = txn.begin(st, true);
 	if (!s)
 		s = node_open_txn(txn.t, st, actor, n->id, CB_ACCESS_WRITE, &old, 0);
+	/* the old node in full only when someone will hear of the change;
+	 * best effort: an unreadable meta must not block the change */
+	if (!s && !patch && events_wanted(st, CB_EV_UPDATED, n->id) &&
+	    node_load_txn(txn.t, st, n->id, &old, CB_NODE_META | CB_NODE_GRANTS))
+		s = node_load_txn(txn.t, st, n->id, &old, 0);
 	/* Making a node public or private is a grant to everyone. */
 	if (!s && n->anyone != old.anyone) {
 		bool reader_only = n->anyone <= CB_ROLE_READER && old.anyone <= CB_ROLE_READER;
@@ -416,6 +455,7 @@ cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int fla
 	}
 	if (!(s = node_put(txn.t, st, n)) && (!n->meta || !(s = meta_put(txn.t, st, n)))) {
 		events_prepare(txn.t, st, &ev, CB_EV_UPDATED, actor, n->id);
+		event_patch(&ev, &old, patch, revert);
 		if (!(s = txn.commit())) {
 			blobs_unlink(st, &gc);
 			events_publish(st, &ev);
@@ -426,6 +466,11 @@ out:
 	if (s && (flags & CB_NODE_THUMB) && n->thumb[0])
 		thumb_forget(st, &txn, n->thumb);
 	return s;
+}
+
+cb_status store_node_update(cb_store *st, const char *actor, cb_node *n, int flags)
+{
+	return node_update(st, actor, n, flags, NULL, NULL);
 }
 
 cb_status store_node_trash(cb_store *st, const char *actor, const char *id)
@@ -582,52 +627,55 @@ static void revision_read(cJSON *j, cb_revision *r)
 
 cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 			       const char *id, const char *blob, uint64_t size,
-			       const char *md5, const cJSON *patch, id_list *gc,
-			       ev_pending *ev)
+			       const char *md5, const cJSON *patch, const cJSON *revert,
+			       id_list *gc, ev_pending *ev)
 {
 	cb_node n;
-	cJSON *r = NULL; /* the revision of the previous content */
+	cJSON *r = NULL; /* the revision: the change, keeping the previous content */
+	char rid[CB_ID_LEN + 1], key[CB_ID_LEN + 1 + 16 + 1];
+	uint64_t seq = 0;
+	int klen;
 	node_init(&n);
 	cb_status s = node_open_txn(t, st, actor, id, CB_ACCESS_WRITE, &n, 0);
-	if (!s && n.blob[0]) {
-		/* the previous content becomes a revision */
-		char rid[CB_ID_LEN + 1], key[CB_ID_LEN + 1 + 16 + 1];
-		uint64_t seq = 0;
-		if ((s = revision_last_seq(t, st, n.id, &seq)))
-			goto out;
-		if (!(r = cJSON_CreateObject()) || id_uuid4(rid)) {
-			s = CB_ERR_NOMEM;
-			goto out;
-		}
-		cJSON_AddStringToObject(r, "id", rid);
-		cJSON_AddStringToObject(r, "node", n.id);
-		cJSON_AddStringToObject(r, "user", actor ? actor : n.owner);
-		cJSON_AddNumberToObject(r, "created", (double)cb_now_ms());
-		cJSON_AddStringToObject(r, "blob", n.blob);
-		cJSON_AddNumberToObject(r, "size", (double)n.size);
-		cJSON_AddStringToObject(r, "md5", n.md5);
-		if (patch)
-			cJSON_AddItemToObject(r, "patch", cJSON_Duplicate(patch, 1));
-		int klen = snprintf(key, sizeof(key), "%s%c%016llx", n.id, 0,
-				    (unsigned long long)(seq + 1));
-		s = db_put_json(t, st->revisions, key, (size_t)klen, r);
-		if (!s)
-			s = revisions_trim(t, st, n.id, st->cfg->revisions_keep, gc);
-	}
+	if (!s && !blob[0] && !n.blob[0])
+		s = CB_ERR_STATE; /* no content to remove */
+	if (!s)
+		s = revision_last_seq(t, st, n.id, &seq);
 	if (s)
 		goto out;
+	if (!(r = cJSON_CreateObject()) || id_uuid4(rid)) {
+		s = CB_ERR_NOMEM;
+		goto out;
+	}
+	cJSON_AddStringToObject(r, "id", rid);
+	cJSON_AddStringToObject(r, "node", n.id);
+	cJSON_AddStringToObject(r, "user", actor ? actor : n.owner);
+	cJSON_AddNumberToObject(r, "created", (double)cb_now_ms());
+	cJSON_AddStringToObject(r, "blob", n.blob);
+	cJSON_AddNumberToObject(r, "size", (double)n.size);
+	cJSON_AddStringToObject(r, "md5", n.md5);
+	if (patch)
+		cJSON_AddItemToObject(r, "patch", cJSON_Duplicate(patch, 1));
+	klen = snprintf(key, sizeof(key), "%s%c%016llx", n.id, 0, (unsigned long long)(seq + 1));
+	if ((s = db_put_json(t, st->revisions, key, (size_t)klen, r)) ||
+	    (s = revisions_trim(t, st, n.id, st->cfg->revisions_keep, gc)))
+		goto out;
 	snprintf(n.blob, sizeof(n.blob), "%s", blob);
-	snprintf(n.md5, sizeof(n.md5), "%s", md5);
-	n.size = size;
+	snprintf(n.md5, sizeof(n.md5), "%s", blob[0] ? md5 : "");
+	n.size = blob[0] ? size : 0;
 	n.modified = cb_now_ms();
-	if (!(s = node_put(t, st, &n)))
+	if (!(s = node_put(t, st, &n)) && blob[0])
 		s = blob_ref_add(t, st, blob, n.owner, n.id, size);
 	if (!s && ev)
 		events_prepare(t, st, ev, CB_EV_CONTENT, actor, n.id);
-	if (!s && ev && ev->on && r && st->cfg->revisions_keep) {
-		/* named only when kept: with revisions_keep 0 it is gone already */
+	if (!s && ev && ev->on) {
+		/* announced also when revisions_keep 0 dropped it at once */
 		revision_read(r, &ev->rev);
+		if (!st->cfg->revisions_keep)
+			ev->rev.blob[0] = 0; /* gone already */
 		ev->has_rev = true;
+		ev->patch = patch ? cJSON_Duplicate(patch, 1) : NULL;
+		ev->revert = revert ? cJSON_Duplicate(revert, 1) : NULL;
 	}
 out:
 	cJSON_Delete(r);
@@ -637,14 +685,15 @@ out:
 
 cb_status store_node_set_content(cb_store *st, const char *actor, const char *id,
 				 const char *blob, uint64_t size, const char *md5,
-				 const cJSON *patch)
+				 const cJSON *patch, const cJSON *revert)
 {
 	store_txn txn;
 	ev_pending ev;
 	id_list gc;
 	cb_status s = txn.begin(st, true);
 	if (!s)
-		s = node_set_content_txn(txn.t, st, actor, id, blob, size, md5, patch, &gc, &ev);
+		s = node_set_content_txn(txn.t, st, actor, id, blob, size, md5, patch, revert,
+					 &gc, &ev);
 	if (!s && !(s = txn.commit())) {
 		blobs_unlink(st, &gc);
 		events_publish(st, &ev);
@@ -739,6 +788,53 @@ cb_status store_list_shared(cb_store *st, const char *user, const char *kind, in
 {
 	return list_index(st, st->grants_by_user, user, strlen(user) + 1, true,
 			  {NULL, NULL, user, kind, false, flags, visit, ctx, CB_OK});
+}
+
+cb_status store_list_files(cb_store *st, const char *user, const char *parent,
+			   const char *kind, const char *after, size_t limit, int flags,
+			   cb_node_visit visit, void *ctx, bool *more)
+{
+	store_txn txn;
+	id_list ids;
+	size_t plen = strlen(user) + 1, i = 0, shown = 0;
+	*more = false;
+	cb_status s = txn.begin(st, false);
+	/* owned (names: the id is the value), then shared (the key's tail) */
+	if (!s)
+		s = db_scan(txn.t, st->names, user, plen, [&](MDB_cursor *, MDB_val &, MDB_val &v) {
+			char id[CB_ID_LEN + 1];
+			snprintf(id, sizeof(id), "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+			return id_list_add(&ids, id) ? 1 : 0;
+		});
+	if (!s)
+		s = grants_list(txn.t, st->grants_by_user, user, &ids);
+	if (s)
+		return s;
+	if (ids.n)
+		qsort(ids.ids, ids.n, sizeof(ids.ids[0]), id_cmp);
+	while (i < ids.n && strcmp(ids.ids[i], after) <= 0)
+		i++;
+	for (; i < ids.n && !s; i++) {
+		if (i && !strcmp(ids.ids[i], ids.ids[i - 1]))
+			continue; /* both owned and granted */
+		cb_node n;
+		node_init(&n);
+		cb_status ls = node_load_txn(txn.t, st, ids.ids[i], &n, flags);
+		bool show = !ls && !n.trashed && (!kind || !strcmp(kind, n.kind)) &&
+			    (!parent || !strcmp(parent, n.parent)) &&
+			    store_access_txn(txn.t, st, &n, user, CB_ACCESS_READ) == CB_OK;
+		if (ls && ls != CB_ERR_NOTFOUND)
+			s = ls;
+		int stop = 0;
+		if (show && shown == limit)
+			stop = *more = true;
+		else if (show && ++shown)
+			stop = visit(&n, ctx);
+		node_clear(&n);
+		if (stop)
+			break;
+	}
+	return s;
 }
 
 cb_status store_list_revisions(cb_store *st, const char *actor, const char *id,

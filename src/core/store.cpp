@@ -80,6 +80,11 @@ cb_status db_del(MDB_txn *t, MDB_dbi dbi, const void *key, size_t keylen)
 	return store_mdb_status(mdb_del(t, dbi, &k, NULL));
 }
 
+int id_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
 size_t key_pair(char *key, const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

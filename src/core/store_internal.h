@@ -114,6 +114,8 @@ struct id_list {
 	~id_list() { free(ids); }
 };
 cb_status id_list_add(id_list *l, const char *id);
+/* qsort/bsearch order of the ids of an id_list. */
+int id_cmp(const void *a, const void *b);
 /* The second halves of the keys of dbi under "id \0" (grants: the users
  * holding grants on node id; grants_by_user: the nodes user id has
  * grants on) appended to out. */
@@ -145,12 +147,15 @@ struct ev_pending {
 	id_list grantees;           /* ... else the owner and these */
 	bool has_rev;
 	cb_revision rev;
+	cb_role old_role;           /* ACCESS_* */
+	cJSON *patch, *revert;      /* owned; see cb_event */
 	const void *data;           /* STREAM: the bytes */
 	size_t len;
 	/* zeroed by hand, not node_init(): a mutation nobody listens to
 	 * allocates nothing */
 	ev_pending() : on(false), op(CB_EV_CREATED), server(false), role(CB_ROLE_NONE),
-		       owner_only(false), everyone(false), has_rev(false), data(nullptr), len(0)
+		       owner_only(false), everyone(false), has_rev(false), old_role(CB_ROLE_NONE),
+		       patch(nullptr), revert(nullptr), data(nullptr), len(0)
 	{
 		actor[0] = subject[0] = 0;
 		memset(&node, 0, sizeof(node));
@@ -162,6 +167,8 @@ struct ev_pending {
 	{
 		node_clear(&node);
 		cJSON_Delete(rev.patch);
+		cJSON_Delete(patch);
+		cJSON_Delete(revert);
 	}
 };
 
@@ -190,6 +197,11 @@ cb_status blob_ref_drop(MDB_txn *t, cb_store *st, const char *id, id_list *gc);
 bool blob_ref_exists(MDB_txn *t, cb_store *st, const char *id);
 
 uint64_t usage_get(MDB_txn *t, cb_store *st, const char *user);
+
+/* The content patch (and its revert) an upload of new content carries
+ * into its CONTENT event and revision (store_content_patch); both must
+ * outlive blob_complete(). */
+void upload_set_patch(cb_upload *up, const cJSON *patch, const cJSON *revert);
 
 /* ---- upload chains (chain.cpp), kept in step by blob.cpp ---- */
 
@@ -231,8 +243,8 @@ cb_status node_find_txn(MDB_txn *t, cb_store *st, const char *owner,
  * CONTENT event, with the revision, into ev when ev is not NULL. */
 cb_status node_set_content_txn(MDB_txn *t, cb_store *st, const char *actor,
 			       const char *id, const char *blob, uint64_t size,
-			       const char *md5, const cJSON *patch, id_list *gc,
-			       ev_pending *ev);
+			       const char *md5, const cJSON *patch, const cJSON *revert,
+			       id_list *gc, ev_pending *ev);
 cb_status store_access_txn(MDB_txn *t, cb_store *st, const cb_node *n,
 			   const char *user, cb_access want);
 /* A client-chosen node id: 1 to 36 of A-Z a-z 0-9 . _ - */
@@ -243,6 +255,15 @@ cb_status node_validate(cb_node *n);
 /* Node <-> JSON record (meta is not part of the record). */
 cJSON *node_to_json(const cb_node *n);
 cb_status node_from_json(const cJSON *j, cb_node *n);
+/* store_node_update(), whose UPDATED event carries `patch` and `revert`
+ * when given (store_node_patch), else the difference it made. */
+cb_status node_update(cb_store *st, const char *actor, cb_node *n, int flags,
+		      const cJSON *patch, const cJSON *revert);
+/* A jsonpatch_apply() failure `why` as the err of store_node_patch and
+ * store_content_patch: "invalid patch: ..." or "test failed: ...". */
+cb_status patch_error(cb_status s, const char *why, char *err, size_t errsz);
+/* node_json()'s "permissions" of n: its grants and its public role. */
+cb_status grants_json_txn(MDB_txn *t, cb_store *st, const cb_node *n, cJSON **out);
 /* Removes every grant on node id, both ways (purge). */
 cb_status grants_drop_node(MDB_txn *t, cb_store *st, const char *id);
 /* Removes every grant given to user id, both ways (account removal). */

@@ -13,7 +13,8 @@
  *
  * One that changes the config before the store opens calls
  * t_store_prepare(), changes t->cfg, then t_store_start(). The store keeps
- * a pointer to t->cfg: the t_store must not move while the store is open. */
+ * a pointer to t->cfg: the t_store must not move while the store is open.
+ * t_json_is() compares a cJSON document with JSON text. */
 #ifndef CUBBY_TESTS_UNIT_STORE_FIXTURE_H
 #define CUBBY_TESTS_UNIT_STORE_FIXTURE_H
 
@@ -104,6 +105,21 @@ static inline int t_store_users(t_store *t, char *const ids[4])
 		snprintf(ids[i], CB_ID_LEN + 1, "%s", u.id);
 	}
 	return 0;
+}
+
+/* True when got is the JSON document `want` (text; members in any
+ * order); prints both to stderr when not. */
+static inline bool t_json_is(const cJSON *got, const char *want)
+{
+	cJSON *w = cJSON_Parse(want);
+	bool same = w && got && cJSON_Compare(got, w, 1);
+	if (!same) {
+		char *g = got ? cJSON_PrintUnformatted(got) : NULL;
+		fprintf(stderr, "JSON differs:\n got  %s\n want %s\n", g ? g : "(null)", want);
+		cJSON_free(g);
+	}
+	cJSON_Delete(w);
+	return same;
 }
 
 #endif

@@ -294,7 +294,7 @@ static bool usage_entry(cb_store *st, const char *user)
 	return mdb_get(txn.t, st->usage, &k, &v) == 0;
 }
 
-static int count_grant(const char *, cb_role, void *ctx)
+static int count_grant(const cb_grant *, void *ctx)
 {
 	(*(int *)ctx)++;
 	return 0;
@@ -319,7 +319,7 @@ static void test_user_delete(void **state)
 	char blob[CB_ID_LEN + 1];
 	assert_int_equal(id_uuid4(blob), 0);
 	assert_int_equal(store_node_set_content(st, d.id, n.id, blob, 100,
-						"00000000000000000000000000000000", NULL), CB_OK);
+						"00000000000000000000000000000000", NULL, NULL), CB_OK);
 	node_init(&m);
 	snprintf(m.name, sizeof(m.name), "kept.txt");
 	assert_int_equal(store_node_create(st, keep.id, &m, 0), CB_OK);

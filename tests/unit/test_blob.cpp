@@ -3,7 +3,8 @@
  * mid-upload) and resume; a crash between rename and commit; orphans;
  * expiry; quota and free space; offsets past 4 GiB; keep-both uploads;
  * blob_put() and blob_size(); upload chains (CB_UPLOAD_CHAIN: states,
- * access, expiry, purge, recovery, quota) and blob_rewind(). */
+ * access, expiry, purge, recovery, quota) and blob_rewind(); revisions
+ * made by uploads; blob_open(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1704,6 +1705,120 @@ static void test_chain_not_counted_in_quota(void **state)
 	free(data);
 }
 
+/* Revisions by upload: a node created by an upload starts with its
+ * content (no revision); every upload into an existing node is a
+ * revision by the uploader, the first content of an empty node too. */
+struct revs {
+	int n;
+	char blob[4][CB_ID_LEN + 1];
+	char user[4][CB_ID_LEN + 1];
+	uint64_t size[4];
+};
+
+static int collect_revs(const cb_revision *r, void *ctx)
+{
+	revs *v = (revs *)ctx;
+	if (v->n < 4) {
+		snprintf(v->blob[v->n], sizeof(v->blob[0]), "%s", r->blob);
+		snprintf(v->user[v->n], sizeof(v->user[0]), "%s", r->user);
+		v->size[v->n] = r->size;
+	}
+	v->n++;
+	return 0;
+}
+
+static void test_upload_revisions(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(300, 29);
+	cb_upload *up;
+	cb_node n, t;
+	revs v;
+
+	/* created with content: nothing before it */
+	assert_int_equal(begin(f, "made.bin", 100, &up), CB_OK);
+	finish(up, data, 100, &n);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(store_list_revisions(f->st, f->user, n.id, collect_revs, &v), CB_OK);
+	assert_int_equal(v.n, 0);
+	node_clear(&n);
+
+	/* an empty node's first content, uploaded by a writer */
+	file_target(&n, "docs", "empty.bin");
+	assert_int_equal(store_node_create(f->st, f->user, &n, 0), CB_OK);
+	assert_int_equal(store_grant(f->st, f->user, n.id, f->other, CB_ROLE_WRITER), CB_OK);
+	node_init(&t);
+	snprintf(t.id, sizeof(t.id), "%s", n.id);
+	assert_int_equal(blob_begin(f->st, f->other, &t, CB_UPLOAD_REPLACE, 200, 0, &up), CB_OK);
+	cb_node r;
+	finish(up, data, 200, &r);
+	assert_int_equal(r.size, 200);
+	char first[CB_ID_LEN + 1];
+	snprintf(first, sizeof(first), "%s", r.blob);
+	node_clear(&r);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(store_list_revisions(f->st, f->user, n.id, collect_revs, &v), CB_OK);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(v.blob[0], "");
+	assert_int_equal(v.size[0], 0);
+	assert_string_equal(v.user[0], f->other);
+
+	/* PUT by name onto it: the next revision keeps the first content */
+	assert_int_equal(begin_mode(f, CB_UPLOAD_PUT, "empty.bin", 300, &up), CB_OK);
+	finish(up, data, 300, &r);
+	assert_string_equal(r.id, n.id);
+	node_clear(&r);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(store_list_revisions(f->st, f->user, n.id, collect_revs, &v), CB_OK);
+	assert_int_equal(v.n, 2);
+	assert_string_equal(v.blob[1], first);
+	assert_int_equal(v.size[1], 200);
+	assert_string_equal(v.user[1], f->user);
+	assert_blob_equals(f, first, data, 200);
+	/* the owner pays for all of it */
+	assert_int_equal(store_usage(f->st, f->user), 100 + 200 + 300);
+	assert_int_equal(store_usage(f->st, f->other), 0);
+	node_clear(&t);
+	node_clear(&n);
+	free(data);
+}
+
+/* blob_open(): a read-only descriptor of a stored blob, -1 for anything
+ * that is not one. */
+static void test_blob_open(void **state)
+{
+	fixture *f = (fixture *)*state;
+	uint8_t *data = make_data(333, 30);
+	cb_upload *up;
+	cb_node n;
+	assert_int_equal(begin(f, "open.bin", 333, &up), CB_OK);
+	finish(up, data, 333, &n);
+
+	int fd = blob_open(f->st, n.blob);
+	assert_true(fd >= 0);
+	uint8_t back[400];
+	assert_int_equal(pread(fd, back, sizeof(back), 0), 333);
+	assert_memory_equal(back, data, 333);
+	assert_int_equal(pread(fd, back, 10, 320), 10); /* past the end: what is left */
+	assert_memory_equal(back, data + 320, 10);
+	assert_int_equal(write(fd, "x", 1), -1); /* read-only */
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(close(fd), 0);
+
+	char unknown[CB_ID_LEN + 1];
+	id_uuid4(unknown);
+	const char *bad[] = {unknown, "", "meta", "..", "../meta/data.mdb",
+			     "././././././././././../meta/data.mdb"};
+	for (const char *id : bad)
+		assert_int_equal(blob_open(f->st, id), -1);
+	/* an upload in progress is no blob yet */
+	assert_int_equal(begin(f, "pending.bin", 10, &up), CB_OK);
+	assert_int_equal(blob_open(f->st, blob_info(up)->id), -1);
+	blob_abort(up);
+	node_clear(&n);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1746,6 +1861,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chain_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_not_counted_in_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_revisions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_open, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("blob", tests, NULL, NULL);
 }

@@ -3,8 +3,9 @@
  * temporary data directory: which subscriber hears of which mutation,
  * what the event carries, that a failed mutation publishes nothing, that
  * subscribers may come and go from inside a callback, and who gets the
- * live bytes of events_stream() (CB_EV_STREAM). Alice owns, bob and dave
- * get grants, carol is a stranger. */
+ * live bytes of events_stream() (CB_EV_STREAM), and the patches spec 3
+ * events carry (on node_json(), and on the content). Alice owns, bob and
+ * dave get grants, carol is a stranger. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ extern "C" {
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/ids.h"
+#include "cubby/jsonpatch.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h" /* events_wanted() */
 #include "store_fixture.h"
@@ -51,10 +53,17 @@ struct rec_ev {
 	uint64_t size;
 	bool has_meta;
 	int meta_n;                   /* meta's "n", -1 when absent */
+	cb_role old_role;
 	bool has_rev;
 	char rev_blob[CB_ID_LEN + 1];
 	char rev_user[CB_ID_LEN + 1];
+	uint64_t rev_size;
+	char rev_md5[33];
 	bool rev_patch;
+	bool patch_null, revert_null;
+	char patch[512];              /* ev->patch as JSON text; "" when NULL */
+	char revert[512];
+	char json[1536];              /* node_json(ev->node) */
 	const void *origin;
 	const void *data;             /* STREAM: as given, and a copy */
 	size_t len;
@@ -72,6 +81,28 @@ struct rec {
 	void *hook_ctx;
 };
 
+/* j as JSON text into out ("" when NULL); it must fit. */
+static void json_text(const cJSON *j, char *out, size_t n)
+{
+	out[0] = 0;
+	if (!j)
+		return;
+	char *t = cJSON_PrintUnformatted(j);
+	assert_non_null(t);
+	assert_true(strlen(t) < n);
+	snprintf(out, n, "%s", t);
+	cJSON_free(t);
+}
+
+/* The recorded JSON text got is the document want. */
+static bool json_is(const char *got, const char *want)
+{
+	cJSON *g = cJSON_Parse(got);
+	bool same = t_json_is(g, want);
+	cJSON_Delete(g);
+	return same;
+}
+
 static void rec_fn(const cb_event *ev, const char *user, void *ctx)
 {
 	rec *r = (rec *)ctx;
@@ -88,6 +119,15 @@ static void rec_fn(const cb_event *ev, const char *user, void *ctx)
 	e->subject_null = !ev->subject;
 	snprintf(e->subject, sizeof(e->subject), "%s", ev->subject ? ev->subject : "");
 	e->role = ev->role;
+	e->old_role = ev->old_role;
+	e->patch_null = !ev->patch;
+	e->revert_null = !ev->revert;
+	json_text(ev->patch, e->patch, sizeof(e->patch));
+	json_text(ev->revert, e->revert, sizeof(e->revert));
+	cJSON *nj = node_json(ev->node);
+	assert_non_null(nj);
+	json_text(nj, e->json, sizeof(e->json));
+	cJSON_Delete(nj);
 	e->anyone = ev->node->anyone;
 	e->trashed = ev->node->trashed;
 	e->size = ev->node->size;
@@ -98,6 +138,8 @@ static void rec_fn(const cb_event *ev, const char *user, void *ctx)
 	if (ev->revision) {
 		snprintf(e->rev_blob, sizeof(e->rev_blob), "%s", ev->revision->blob);
 		snprintf(e->rev_user, sizeof(e->rev_user), "%s", ev->revision->user);
+		snprintf(e->rev_md5, sizeof(e->rev_md5), "%s", ev->revision->md5);
+		e->rev_size = ev->revision->size;
 		e->rev_patch = ev->revision->patch != NULL;
 		assert_string_equal(ev->revision->node, ev->node->id);
 	}
@@ -241,7 +283,7 @@ static void set_content(fx *f, const char *actor, const char *id, char blob[CB_I
 {
 	put_blob(f, blob);
 	assert_int_equal(store_node_set_content(f->st, actor, id, blob, 7,
-						"0123456789abcdef0123456789abcdef", patch),
+						"0123456789abcdef0123456789abcdef", patch, NULL),
 			 CB_OK);
 }
 
@@ -370,14 +412,22 @@ static void test_content_with_revision(void **state)
 	grant(f, id, f->bob, CB_ROLE_WRITER);
 	reset(f);
 
-	/* first content: nothing to keep, no revision */
+	/* first content: a revision that kept none */
 	set_content(f, f->alice, id, b1);
 	expect(f, 1, 1, 0, 0);
 	const rec_ev *e = last(&f->rb);
 	assert_int_equal(e->op, CB_EV_CONTENT);
 	assert_string_equal(e->blob, b1);
 	assert_int_equal(e->size, 7);
-	assert_false(e->has_rev);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, "");
+	assert_int_equal(e->rev_size, 0);
+	assert_string_equal(e->rev_md5, "");
+	assert_string_equal(e->rev_user, f->alice);
+	assert_false(e->rev_patch);
+	/* not a content patch: no patch, no revert */
+	assert_true(e->patch_null);
+	assert_true(e->revert_null);
 
 	/* replaced by bob: the revision keeps b1 */
 	reset(f);
@@ -390,9 +440,33 @@ static void test_content_with_revision(void **state)
 	assert_string_equal(e->blob, b2);
 	assert_true(e->has_rev);
 	assert_string_equal(e->rev_blob, b1);
+	assert_int_equal(e->rev_size, 7);
+	assert_string_equal(e->rev_md5, "0123456789abcdef0123456789abcdef");
 	assert_string_equal(e->rev_user, f->bob);
 	assert_true(e->rev_patch);
 	assert_string_equal(e->actor, f->bob);
+	/* the patch given goes along; no revert was */
+	assert_false(e->patch_null);
+	assert_true(json_is(e->patch, "[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]"));
+	assert_true(e->revert_null);
+
+	/* removed: the node has none, the revision keeps b2 */
+	reset(f);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, "", 0, "", NULL, NULL), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_CONTENT);
+	assert_string_equal(e->blob, "");
+	assert_int_equal(e->size, 0);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, b2);
+	assert_int_equal(e->rev_size, 7);
+	assert_true(e->patch_null);
+	/* nothing left to remove: refused, unannounced */
+	reset(f);
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, "", 0, "", NULL, NULL),
+			 CB_ERR_STATE);
+	expect(f, 0, 0, 0, 0);
 }
 
 static void test_content_revisions_keep_zero(void **state)
@@ -408,8 +482,22 @@ static void test_content_revisions_keep_zero(void **state)
 	reset(f);
 	set_content(f, f->alice, id, b2);
 	expect(f, 1, 0, 0, 0);
-	/* none is kept, so the event names none */
-	assert_false(last(&f->ra)->has_rev);
+	/* none is kept, yet the change is announced with its revision */
+	const rec_ev *e = last(&f->ra);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, ""); /* cb_revision.blob: "" when not kept */
+	assert_int_equal(e->rev_size, 7);
+	assert_string_equal(e->rev_md5, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(e->rev_user, f->alice);
+	int n = 0;
+	assert_int_equal(store_list_revisions(f->st, f->alice, id,
+					      [](const cb_revision *, void *c) {
+						      (*(int *)c)++;
+						      return 0;
+					      },
+					      &n),
+			 CB_OK);
+	assert_int_equal(n, 0);
 }
 
 static void test_public_node_reaches_everyone(void **state)
@@ -782,10 +870,10 @@ static void test_failed_mutations_publish_nothing(void **state)
 			 CB_ERR_NOTFOUND);
 	put_blob(f, blob);
 	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 7,
-						"0123456789abcdef0123456789abcdef", NULL),
+						"0123456789abcdef0123456789abcdef", NULL, NULL),
 			 CB_ERR_ACCESS);
 	assert_int_equal(store_node_set_content(f->st, f->alice, id, "not-a-uuid", 7,
-						"0123456789abcdef0123456789abcdef", NULL),
+						"0123456789abcdef0123456789abcdef", NULL, NULL),
 			 CB_ERR_EXISTS);
 	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
 	reset(f);
@@ -987,6 +1075,8 @@ static void test_upload_create_and_replace(void **state)
 	assert_string_equal(e->rev_blob, first_blob);
 	assert_string_equal(e->rev_user, f->bob);
 	assert_string_equal(e->actor, f->bob);
+	assert_true(e->patch_null);
+	assert_true(e->revert_null);
 	node_clear(&n);
 
 	/* PUT: content of the live node of that name, else a new node */
@@ -1185,6 +1275,403 @@ static void test_stream_nobody(void **state)
 	expect(f, 1, 0, 0, 0);
 }
 
+/* ---- the patches events carry (spec 3) ---- */
+
+/* node_json() of id now, as the server sees it with everything loaded. */
+static cJSON *json_now(fx *f, const char *id)
+{
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, NULL, id, &n, CB_NODE_META | CB_NODE_GRANTS), CB_OK);
+	cJSON *j = node_json(&n);
+	node_clear(&n);
+	assert_non_null(j);
+	return j;
+}
+
+/* The event's patch turns `before` into the node it shows, and its
+ * revert turns that back into `before`, all but `modified`: like a
+ * client's patch, an event's leaves out the time of the change. */
+static void assert_patch_pair(const rec_ev *e, const cJSON *before_in)
+{
+	char err[256];
+	assert_false(e->patch_null);
+	assert_false(e->revert_null);
+	cJSON *patch = cJSON_Parse(e->patch), *revert = cJSON_Parse(e->revert);
+	cJSON *after = cJSON_Parse(e->json), *before = cJSON_Duplicate(before_in, 1);
+	assert_non_null(patch);
+	assert_non_null(revert);
+	assert_non_null(after);
+	assert_non_null(before);
+	cJSON_DeleteItemFromObjectCaseSensitive(after, "modified");
+	cJSON_DeleteItemFromObjectCaseSensitive(before, "modified");
+	char *after_text = cJSON_PrintUnformatted(after);
+	char *before_text = cJSON_PrintUnformatted(before);
+	cJSON *doc = cJSON_Duplicate(before, 1);
+	assert_int_equal(jsonpatch_apply(&doc, patch, NULL, err, sizeof(err)), CB_OK);
+	assert_true(t_json_is(doc, after_text));
+	cJSON_Delete(doc);
+	doc = cJSON_Duplicate(after, 1);
+	assert_int_equal(jsonpatch_apply(&doc, revert, NULL, err, sizeof(err)), CB_OK);
+	assert_true(t_json_is(doc, before_text));
+	cJSON_Delete(doc);
+	cJSON_free(after_text);
+	cJSON_free(before_text);
+	cJSON_Delete(patch);
+	cJSON_Delete(revert);
+	cJSON_Delete(after);
+	cJSON_Delete(before);
+}
+
+/* The op (and value, when not NULL: JSON text) at path in patch text;
+ * how many there are. */
+static int count_op(const char *patch_text, const char *op, const char *path,
+		    const char *value = NULL)
+{
+	cJSON *p = cJSON_Parse(patch_text), *o, *want = value ? cJSON_Parse(value) : NULL;
+	assert_non_null(p);
+	int n = 0;
+	cJSON_ArrayForEach(o, p) {
+		const cJSON *jo = cJSON_GetObjectItemCaseSensitive(o, "op");
+		const cJSON *jp = cJSON_GetObjectItemCaseSensitive(o, "path");
+		const cJSON *jv = cJSON_GetObjectItemCaseSensitive(o, "value");
+		n += cJSON_IsString(jo) && !strcmp(jo->valuestring, op) && cJSON_IsString(jp) &&
+		     !strcmp(jp->valuestring, path) && (!want || cJSON_Compare(jv, want, 1));
+	}
+	cJSON_Delete(p);
+	cJSON_Delete(want);
+	return n;
+}
+
+/* No operation of the patch text is on a path outside `paths`. */
+static void assert_paths_within(const char *patch_text, const char *const *paths, size_t np)
+{
+	cJSON *p = cJSON_Parse(patch_text), *o;
+	assert_non_null(p);
+	cJSON_ArrayForEach(o, p) {
+		const char *path = cJSON_GetObjectItemCaseSensitive(o, "path")->valuestring;
+		bool ok = false;
+		for (size_t i = 0; i < np; i++)
+			ok = ok || !strcmp(path, paths[i]);
+		if (!ok)
+			print_error("unexpected path %s in %s\n", path, patch_text);
+		assert_true(ok);
+	}
+	cJSON_Delete(p);
+}
+
+/* A metadata patch: the UPDATED event carries it as given, and the
+ * revert store_node_patch answered. */
+static void test_node_patch_event(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], err[256];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	reset(f);
+
+	const char *text = "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"b.txt\"},"
+			   "{\"op\":\"replace\",\"path\":\"/meta/n\",\"value\":2},"
+			   "{\"op\":\"add\",\"path\":\"/tags/-\",\"value\":\"t\"}]";
+	cJSON *patch = cJSON_Parse(text), *revert = NULL;
+	assert_int_equal(store_node_patch(f->st, f->alice, id, patch, &revert, err, sizeof(err)),
+			 CB_OK);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_UPDATED);
+	assert_string_equal(e->actor, f->alice);
+	assert_string_equal(e->name, "b.txt");
+	assert_int_equal(e->meta_n, 2);
+	assert_true(json_is(e->patch, text));
+	char *rt = cJSON_PrintUnformatted(revert);
+	assert_true(json_is(e->revert, rt));
+	cJSON_free(rt);
+	assert_string_equal(last(&f->ra)->patch, e->patch);
+	assert_false(e->has_rev);
+
+	/* the revert is a patch like any other, announced as given */
+	reset(f);
+	assert_int_equal(store_node_patch(f->st, f->bob, id, revert, NULL, err, sizeof(err)),
+			 CB_ERR_ACCESS);
+	expect(f, 0, 0, 0, 0);
+	cJSON *revert2 = NULL;
+	assert_int_equal(store_node_patch(f->st, f->alice, id, revert, &revert2, err, sizeof(err)),
+			 CB_OK);
+	expect(f, 1, 1, 0, 0);
+	rt = cJSON_PrintUnformatted(revert);
+	assert_true(json_is(last(&f->ra)->patch, rt));
+	cJSON_free(rt);
+	rt = cJSON_PrintUnformatted(revert2);
+	assert_true(json_is(last(&f->ra)->revert, rt));
+	cJSON_free(rt);
+	assert_string_equal(last(&f->ra)->name, "a.txt");
+	assert_int_equal(last(&f->ra)->meta_n, 1);
+	cJSON_Delete(revert2);
+	cJSON_Delete(revert);
+	cJSON_Delete(patch);
+
+	/* refused patches announce nothing */
+	reset(f);
+	static const char *const refused[] = {
+		"[{\"op\":\"replace\",\"path\":\"/owner\",\"value\":\"x\"}]",
+		"[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]",
+		"[{\"op\":\"test\",\"path\":\"/name\",\"value\":\"no\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"a/b\"}]",
+		"[{\"op\":\"remove\",\"path\":\"/nope\"}]",
+		"{}",
+	};
+	for (const char *r : refused) {
+		patch = cJSON_Parse(r);
+		assert_int_not_equal(store_node_patch(f->st, f->alice, id, patch, NULL, err,
+						      sizeof(err)),
+				     CB_OK);
+		cJSON_Delete(patch);
+	}
+	expect(f, 0, 0, 0, 0);
+}
+
+/* A change made otherwise (store_node_update, as spec 1 does): the event
+ * carries the difference between the node's JSON before and after. */
+static void test_update_event_diff(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	reset(f);
+	static const char *const rename_paths[] = {"/name"};
+
+	/* a rename: /name replaced (not /modified: see assert_patch_pair) */
+	cJSON *before = json_now(f, id);
+	assert_int_equal(rename_as(f, f->alice, id, "b.txt"), CB_OK);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_UPDATED);
+	assert_int_equal(count_op(e->patch, "replace", "/name", "\"b.txt\""), 1);
+	assert_int_equal(count_op(e->revert, "replace", "/name", "\"a.txt\""), 1);
+	assert_paths_within(e->patch, rename_paths, 1);
+	assert_paths_within(e->revert, rename_paths, 1);
+	assert_patch_pair(e, before);
+	assert_string_equal(last(&f->ra)->patch, e->patch);
+	cJSON_Delete(before);
+
+	/* meta: member by member, not replaced whole; tags: whole */
+	reset(f);
+	before = json_now(f, id);
+	cb_node n;
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, NULL, id, &n, 0), CB_OK);
+	n.meta = cJSON_Parse("{\"n\":2,\"m\":[1]}");
+	cJSON_AddItemToArray(n.tags, cJSON_CreateString("t"));
+	assert_int_equal(store_node_update(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->ra);
+	assert_int_equal(count_op(e->patch, "replace", "/meta/n", "2"), 1);
+	assert_int_equal(count_op(e->patch, "add", "/meta/m", "[1]"), 1);
+	assert_int_equal(count_op(e->revert, "remove", "/meta/m"), 1);
+	assert_int_equal(count_op(e->patch, "replace", "/tags", "[\"t\"]"), 1);
+	static const char *const meta_paths[] = {"/meta/n", "/meta/m", "/tags"};
+	assert_paths_within(e->patch, meta_paths, 3);
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+
+	/* made public through an update: a permission appears */
+	reset(f);
+	before = json_now(f, id);
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, NULL, id, &n, 0), CB_OK);
+	n.anyone = CB_ROLE_READER;
+	assert_int_equal(store_node_update(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+	expect(f, 1, 1, 1, 1);
+	e = last(&f->rc);
+	assert_int_equal(count_op(e->patch, "add", "/permissions/anyone", "\"reader\""), 1);
+	assert_int_equal(count_op(e->revert, "remove", "/permissions/anyone"), 1);
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+}
+
+/* Grants: ACCESS_* events carry the old role and the patch on
+ * /permissions/<user>, and its revert. */
+static void test_grant_event_patches(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], want[256], path[64];
+	mk(f, f->alice, "a.txt", id);
+	reset(f);
+	snprintf(path, sizeof(path), "/permissions/%s", f->bob);
+
+	cJSON *before = json_now(f, id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->ra);
+	assert_int_equal(e->op, CB_EV_ACCESS_GRANTED);
+	assert_int_equal(e->role, CB_ROLE_READER);
+	assert_int_equal(e->old_role, CB_ROLE_NONE);
+	snprintf(want, sizeof(want), "[{\"op\":\"add\",\"path\":\"%s\",\"value\":\"reader\"}]",
+		 path);
+	assert_true(json_is(e->patch, want));
+	snprintf(want, sizeof(want), "[{\"op\":\"remove\",\"path\":\"%s\"}]", path);
+	assert_true(json_is(e->revert, want));
+	assert_patch_pair(e, before);
+	assert_string_equal(last(&f->rb)->patch, e->patch);
+	cJSON_Delete(before);
+
+	reset(f);
+	before = json_now(f, id);
+	grant(f, id, f->bob, CB_ROLE_WRITER);
+	e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_ACCESS_GRANTED);
+	assert_int_equal(e->role, CB_ROLE_WRITER);
+	assert_int_equal(e->old_role, CB_ROLE_READER);
+	snprintf(want, sizeof(want), "[{\"op\":\"replace\",\"path\":\"%s\",\"value\":\"writer\"}]",
+		 path);
+	assert_true(json_is(e->patch, want));
+	snprintf(want, sizeof(want), "[{\"op\":\"replace\",\"path\":\"%s\",\"value\":\"reader\"}]",
+		 path);
+	assert_true(json_is(e->revert, want));
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+
+	reset(f);
+	before = json_now(f, id);
+	grant(f, id, f->bob, CB_ROLE_NONE);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_ACCESS_REMOVED);
+	assert_int_equal(e->old_role, CB_ROLE_WRITER);
+	snprintf(want, sizeof(want), "[{\"op\":\"remove\",\"path\":\"%s\"}]", path);
+	assert_true(json_is(e->patch, want));
+	snprintf(want, sizeof(want), "[{\"op\":\"add\",\"path\":\"%s\",\"value\":\"writer\"}]",
+		 path);
+	assert_true(json_is(e->revert, want));
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+
+	/* public and private again: /permissions/anyone */
+	reset(f);
+	before = json_now(f, id);
+	grant(f, id, CB_ANYONE, CB_ROLE_READER);
+	e = last(&f->rd);
+	assert_int_equal(e->old_role, CB_ROLE_NONE);
+	assert_true(json_is(e->patch,
+			    "[{\"op\":\"add\",\"path\":\"/permissions/anyone\",\"value\":\"reader\"}]"));
+	assert_true(json_is(e->revert, "[{\"op\":\"remove\",\"path\":\"/permissions/anyone\"}]"));
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+	reset(f);
+	before = json_now(f, id);
+	grant(f, id, CB_ANYONE, CB_ROLE_NONE);
+	e = last(&f->rd);
+	assert_int_equal(e->op, CB_EV_ACCESS_REMOVED);
+	assert_int_equal(e->old_role, CB_ROLE_READER);
+	assert_true(json_is(e->patch, "[{\"op\":\"remove\",\"path\":\"/permissions/anyone\"}]"));
+	assert_true(json_is(e->revert,
+			    "[{\"op\":\"add\",\"path\":\"/permissions/anyone\",\"value\":\"reader\"}]"));
+	assert_patch_pair(e, before);
+	cJSON_Delete(before);
+}
+
+/* A content patch: CONTENT with the patch, its revert and the revision
+ * (which carries the patch too); failures announce nothing. */
+static void test_content_patch_event(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], err[256];
+	mk(f, f->alice, "doc.json", id);
+	grant(f, id, f->bob, CB_ROLE_READER);
+	reset(f);
+
+	const char *text = "[{\"op\":\"add\",\"path\":\"\",\"value\":{\"a\":1}}]";
+	cJSON *patch = cJSON_Parse(text), *revert = NULL;
+	assert_int_equal(store_content_patch(f->st, f->alice, id, patch, &revert, err, sizeof(err)),
+			 CB_OK);
+	cJSON_Delete(patch);
+	expect(f, 1, 1, 0, 0);
+	const rec_ev *e = last(&f->rb);
+	assert_int_equal(e->op, CB_EV_CONTENT);
+	assert_string_equal(e->actor, f->alice);
+	assert_int_equal(e->size, 7);
+	assert_true(e->blob[0] != 0);
+	assert_true(json_is(e->patch, text));
+	char *rt = cJSON_PrintUnformatted(revert);
+	assert_true(json_is(e->revert, rt));
+	cJSON_free(rt);
+	cJSON_Delete(revert);
+	assert_true(e->has_rev);
+	assert_string_equal(e->rev_blob, "");
+	assert_int_equal(e->rev_size, 0);
+	assert_true(e->rev_patch);
+	char first[CB_ID_LEN + 1];
+	snprintf(first, sizeof(first), "%s", e->blob);
+
+	reset(f);
+	text = "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":[2]}]";
+	patch = cJSON_Parse(text);
+	assert_int_equal(store_content_patch(f->st, f->alice, id, patch, NULL, err, sizeof(err)),
+			 CB_OK);
+	cJSON_Delete(patch);
+	expect(f, 1, 1, 0, 0);
+	e = last(&f->ra);
+	assert_true(json_is(e->patch, text));
+	assert_true(json_is(e->revert, "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1}]"));
+	assert_string_equal(e->rev_blob, first);
+	assert_int_equal(e->rev_size, 7);
+	assert_int_equal(e->size, 9);
+
+	/* failures: nothing */
+	reset(f);
+	static const char *const refused[] = {
+		"[{\"op\":\"test\",\"path\":\"/a\",\"value\":1}]",
+		"[{\"op\":\"remove\",\"path\":\"/b\"}]",
+		"7",
+	};
+	for (const char *r : refused) {
+		patch = cJSON_Parse(r);
+		assert_int_not_equal(store_content_patch(f->st, f->alice, id, patch, NULL, err,
+							 sizeof(err)),
+				     CB_OK);
+		cJSON_Delete(patch);
+	}
+	patch = cJSON_Parse("[]");
+	assert_int_equal(store_content_patch(f->st, f->bob, id, patch, NULL, err, sizeof(err)),
+			 CB_ERR_ACCESS);
+	assert_int_equal(store_content_patch(f->st, f->carol, id, patch, NULL, err, sizeof(err)),
+			 CB_ERR_NOTFOUND);
+	cJSON_Delete(patch);
+	expect(f, 0, 0, 0, 0);
+}
+
+/* Only UPDATED, ACCESS_* and a content patch's CONTENT carry patches. */
+static void test_other_events_carry_no_patch(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "a.txt", id);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_recover(f->st, f->alice, id, NULL), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+	rec s;
+	rec_init(&s, f->alice, NULL, CB_EV_BIT(CB_EV_STREAM));
+	events_subscribe(f->st, &s.sub);
+	mk(f, f->alice, "b.txt", id);
+	events_stream(f->st, f->alice, id, "x", 1);
+	events_unsubscribe(f->st, &s.sub);
+	assert_int_equal(s.n, 1);
+	assert_true(s.ev[0].patch_null && s.ev[0].revert_null);
+	assert_int_equal(f->ra.n, 6);
+	static const cb_event_op ops[] = {CB_EV_CREATED, CB_EV_DELETED, CB_EV_RECOVERED,
+					  CB_EV_DELETED, CB_EV_PURGED, CB_EV_CREATED};
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(f->ra.ev[i].op, ops[i]);
+		assert_true(f->ra.ev[i].patch_null);
+		assert_true(f->ra.ev[i].revert_null);
+		assert_int_equal(f->ra.ev[i].old_role, CB_ROLE_NONE);
+	}
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1214,6 +1701,11 @@ int main(void)
 		T(test_stream_audience),
 		T(test_stream_with_other_ops),
 		T(test_stream_nobody),
+		T(test_node_patch_event),
+		T(test_update_event_diff),
+		T(test_grant_event_patches),
+		T(test_content_patch_event),
+		T(test_other_events_carry_no_patch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

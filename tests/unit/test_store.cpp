@@ -1,7 +1,9 @@
 /* test_store.cpp: unit tests for the metadata store (include/cubby/store.h,
  * DESIGN §3 and §5), each on a real LMDB store in a fresh temporary data
- * directory. Users are plain ids except where a grant needs the grantee to
- * exist: those tests create users with auth_user_create(). */
+ * directory, spec 3's view of it included (node_json(), metadata and
+ * content patches, grants with who gave them, store_list_files()). Users
+ * are plain ids except where a grant or an upload needs a real user:
+ * those tests create users with auth_user_create(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@ extern "C" {
 
 #include <errno.h>
 #include <limits.h>
+#include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ extern "C" {
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/ids.h"
+#include "cubby/jsonpatch.h"
 #include "cubby/store.h"
 #include "../../src/core/store_internal.h" /* only for the schema test */
 #include "store_fixture.h"
@@ -181,12 +185,12 @@ struct gseen {
 	cb_role roles[16];
 };
 
-static int collect_grant(const char *user, cb_role role, void *ctx)
+static int collect_grant(const cb_grant *gr, void *ctx)
 {
 	gseen *g = (gseen *)ctx;
 	if (g->n < 16) {
-		snprintf(g->users[g->n], sizeof(g->users[0]), "%s", user);
-		g->roles[g->n] = role;
+		snprintf(g->users[g->n], sizeof(g->users[0]), "%s", gr->user);
+		g->roles[g->n] = gr->role;
 	}
 	g->n++;
 	return 0;
@@ -257,7 +261,7 @@ static void content(fx *f, const char *actor, const char *id, size_t size, char 
 	char md5[33];
 	put_blob(f, blob, size);
 	fake_md5(md5c, md5);
-	assert_int_equal(store_node_set_content(f->st, actor, id, blob, size, md5, patch),
+	assert_int_equal(store_node_set_content(f->st, actor, id, blob, size, md5, patch, NULL),
 			 CB_OK);
 }
 
@@ -1659,7 +1663,7 @@ static void test_mutations_stranger_notfound(void **state)
 	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_NOTFOUND);
 	put_blob(f, blob, 3);
 	fake_md5('b', md5);
-	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL),
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL, NULL),
 			 CB_ERR_NOTFOUND);
 	assert_int_equal(store_grant(f->st, f->bob, id, CB_ANYONE, CB_ROLE_READER),
 			 CB_ERR_NOTFOUND);
@@ -1699,7 +1703,7 @@ static void test_mutations_public_reader(void **state)
 	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
 	put_blob(f, blob, 3);
 	fake_md5('b', md5);
-	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL),
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 3, md5, NULL, NULL),
 			 CB_ERR_ACCESS);
 	assert_int_equal(store_grant(f->st, f->bob, id, CB_ANYONE, CB_ROLE_NONE), CB_ERR_ACCESS);
 
@@ -1757,7 +1761,7 @@ static void test_access_reader_grant(void **state)
 	assert_int_equal(store_node_purge(f->st, f->bob, id), CB_ERR_ACCESS);
 	put_blob(f, blob, 4);
 	fake_md5('c', md5);
-	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 4, md5, NULL),
+	assert_int_equal(store_node_set_content(f->st, f->bob, id, blob, 4, md5, NULL, NULL),
 			 CB_ERR_ACCESS);
 	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_READER), CB_ERR_ACCESS);
 	load(f, id, &n);
@@ -2160,11 +2164,13 @@ static void test_revision_user_is_actor(void **state)
 	rseen rs;
 	memset(&rs, 0, sizeof(rs));
 	assert_int_equal(store_list_revisions(f->st, f->bob, id, collect_rev, &rs), CB_OK);
-	assert_int_equal(rs.n, 2);
-	assert_string_equal(rs.r[0].blob, b1);
-	assert_string_equal(rs.r[0].user, f->bob); /* bob replaced b1 */
-	assert_string_equal(rs.r[1].blob, b2);
-	assert_string_equal(rs.r[1].user, f->alice); /* alice replaced b2 */
+	assert_int_equal(rs.n, 3);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_string_equal(rs.r[0].user, f->alice); /* alice gave the first */
+	assert_string_equal(rs.r[1].blob, b1);
+	assert_string_equal(rs.r[1].user, f->bob); /* bob replaced b1 */
+	assert_string_equal(rs.r[2].blob, b2);
+	assert_string_equal(rs.r[2].user, f->alice); /* alice replaced b2 */
 	rseen_free(&rs);
 	assert_int_equal(store_usage(f->st, f->alice), 12);
 	assert_int_equal(store_usage(f->st, f->bob), 0);
@@ -2233,14 +2239,19 @@ static void test_set_content(void **state)
 	node_clear(&before);
 	assert_int_equal(store_usage(f->st, f->alice), 11);
 
+	/* the first content is a change too: its revision keeps none */
 	rseen rs;
 	memset(&rs, 0, sizeof(rs));
 	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
-	assert_int_equal(rs.n, 0);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_int_equal(rs.r[0].size, 0);
+	assert_string_equal(rs.r[0].md5, "");
+	rseen_free(&rs);
 
 	char ghost[CB_ID_LEN + 1];
 	assert_int_equal(id_uuid4(ghost), 0);
-	assert_int_equal(store_node_set_content(f->st, f->alice, ghost, blob, 11, md5, NULL),
+	assert_int_equal(store_node_set_content(f->st, f->alice, ghost, blob, 11, md5, NULL, NULL),
 			 CB_ERR_NOTFOUND);
 }
 
@@ -2332,14 +2343,16 @@ static void test_revisions_order_same_ms(void **state)
 	rseen rs;
 	memset(&rs, 0, sizeof(rs));
 	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
-	assert_int_equal(rs.n, N - 1);
-	/* Oldest first even when several changes share a millisecond. */
+	assert_int_equal(rs.n, N);
+	/* Oldest first even when several changes share a millisecond; the
+	 * first change kept no content. */
+	assert_string_equal(rs.r[0].blob, "");
 	for (int i = 0; i < N - 1; i++) {
-		if (strcmp(rs.r[i].blob, b[i]))
-			print_error("revision %d: %s\n", i,
+		if (strcmp(rs.r[i + 1].blob, b[i]))
+			print_error("revision %d: %s\n", i + 1,
 				    "out of order (same-ms tie broken by the random revision id)");
-		assert_string_equal(rs.r[i].blob, b[i]);
-		assert_int_equal(rs.r[i].size, (uint64_t)i + 1);
+		assert_string_equal(rs.r[i + 1].blob, b[i]);
+		assert_int_equal(rs.r[i + 1].size, (uint64_t)i + 1);
 	}
 	rseen_free(&rs);
 }
@@ -2389,16 +2402,18 @@ static void test_revision_patch(void **state)
 	rseen rs;
 	memset(&rs, 0, sizeof(rs));
 	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
-	assert_int_equal(rs.n, 2);
-	assert_string_equal(rs.r[0].blob, b1);
-	assert_non_null(rs.r[0].patch);
+	assert_int_equal(rs.n, 3);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_null(rs.r[0].patch);
+	assert_string_equal(rs.r[1].blob, b1);
+	assert_non_null(rs.r[1].patch);
 	cJSON *want =
 		cJSON_Parse("[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1},"
 			    "{\"op\":\"add\",\"path\":\"/b/-\",\"value\":{\"x\":[true]}}]");
-	assert_true(cJSON_Compare(rs.r[0].patch, want, true));
+	assert_true(cJSON_Compare(rs.r[1].patch, want, true));
 	cJSON_Delete(want);
-	assert_string_equal(rs.r[1].blob, b2);
-	assert_null(rs.r[1].patch);
+	assert_string_equal(rs.r[2].blob, b2);
+	assert_null(rs.r[2].patch);
 	rseen_free(&rs);
 }
 
@@ -2820,8 +2835,9 @@ static void test_reopen_keeps_everything(void **state)
 	rseen rs;
 	memset(&rs, 0, sizeof(rs));
 	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
-	assert_int_equal(rs.n, 1);
-	assert_string_equal(rs.r[0].blob, b1);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_string_equal(rs.r[1].blob, b1);
 	rseen_free(&rs);
 	assert_int_equal(store_usage(f->st, f->alice), 13);
 
@@ -2920,6 +2936,1146 @@ static void test_suffix_long_extension(void **state)
 	node_clear(&n);
 }
 
+/* ======================= spec 3: the node's JSON ======================= */
+
+/* node_json() of id as loaded by the server with `flags`; the caller
+ * deletes it. */
+static cJSON *json_of(fx *f, const char *id, int flags = CB_NODE_META | CB_NODE_GRANTS)
+{
+	cb_node n;
+	load(f, id, &n, flags);
+	cJSON *j = node_json(&n);
+	assert_non_null(j);
+	node_clear(&n);
+	return j;
+}
+
+static const char *jstr(const cJSON *j, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
+static double jnum(const cJSON *j, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+	assert_true(cJSON_IsNumber(v));
+	return v->valuedouble;
+}
+
+/* a and b are equal but for "modified" (both are changed). */
+static void assert_same_but_modified(cJSON *a, cJSON *b)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(a, "modified");
+	cJSON_DeleteItemFromObjectCaseSensitive(b, "modified");
+	char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+	if (!cJSON_Compare(a, b, 1))
+		print_error("differ:\n %s\n %s\n", ta, tb);
+	cJSON_free(ta);
+	cJSON_free(tb);
+	assert_true(cJSON_Compare(a, b, 1));
+}
+
+static void test_node_json_shape(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], blob[CB_ID_LEN + 1], want[2048];
+	cb_node n;
+	node_fill(&n, "docs", "notes.txt", NULL);
+	snprintf(n.mime, sizeof(n.mime), "text/plain");
+	cJSON_AddItemToArray(n.tags, cJSON_CreateString("a"));
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	snprintf(id, sizeof(id), "%s", n.id);
+	node_clear(&n);
+
+	/* no meta, no content, grants not loaded */
+	load(f, id, &n, CB_NODE_META);
+	cJSON *j = node_json(&n);
+	assert_non_null(j);
+	static const char *const members[] = {"id",   "kind",    "owner",    "name",   "parent",
+					      "mime", "size",    "md5",      "tags",   "meta",
+					      "created", "modified", "trashed", "permissions"};
+	const cJSON *m;
+	size_t i = 0;
+	cJSON_ArrayForEach(m, j) {
+		assert_true(i < sizeof(members) / sizeof(members[0]));
+		assert_string_equal(m->string, members[i]);
+		i++;
+	}
+	assert_int_equal(i, sizeof(members) / sizeof(members[0]));
+	snprintf(want, sizeof(want),
+		 "{\"id\":\"%s\",\"kind\":\"file\",\"owner\":\"%s\",\"name\":\"notes.txt\","
+		 "\"parent\":\"docs\",\"mime\":\"text/plain\",\"size\":0,\"md5\":\"\","
+		 "\"tags\":[\"a\"],\"meta\":null,\"created\":%lld,\"modified\":%lld,"
+		 "\"trashed\":0,\"permissions\":{}}",
+		 id, f->alice, (long long)n.created, (long long)n.modified);
+	assert_true(t_json_is(j, want));
+	assert_true(n.created > 0);
+	cJSON_Delete(j);
+	node_clear(&n);
+
+	/* content, meta and grants: the owner is not among the permissions,
+	 * anyone comes last */
+	content(f, f->alice, id, 12, 'e', blob);
+	load(f, id, &n, CB_NODE_META);
+	n.meta = cJSON_Parse("{\"k\":[1,{\"x\":null}]}");
+	assert_int_equal(store_node_update(f->st, f->alice, &n, 0), CB_OK);
+	node_clear(&n);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, CB_ANYONE, CB_ROLE_READER), CB_OK);
+	node_init(&n);
+	assert_int_equal(store_node_get(f->st, f->bob, id, &n, CB_NODE_META | CB_NODE_GRANTS),
+			 CB_OK);
+	j = node_json(&n);
+	snprintf(want, sizeof(want),
+		 "{\"id\":\"%s\",\"kind\":\"file\",\"owner\":\"%s\",\"name\":\"notes.txt\","
+		 "\"parent\":\"docs\",\"mime\":\"text/plain\",\"size\":12,"
+		 "\"md5\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\",\"tags\":[\"a\"],"
+		 "\"meta\":{\"k\":[1,{\"x\":null}]},\"created\":%lld,\"modified\":%lld,"
+		 "\"trashed\":0,\"permissions\":{\"%s\":\"reader\",\"%s\":\"writer\","
+		 "\"anyone\":\"reader\"}}",
+		 id, f->alice, (long long)n.created, (long long)n.modified, f->bob, f->carol);
+	assert_true(t_json_is(j, want));
+	const cJSON *perms = cJSON_GetObjectItemCaseSensitive(j, "permissions");
+	assert_non_null(perms->child);
+	const cJSON *lastp = perms->child->prev; /* cJSON: the first's prev is the last */
+	assert_string_equal(lastp->string, CB_ANYONE);
+	cJSON_Delete(j);
+	node_clear(&n);
+
+	/* loaded without CB_NODE_GRANTS: {} */
+	load(f, id, &n, CB_NODE_META);
+	assert_null(n.grants);
+	j = node_json(&n);
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(j, "permissions"), "{}"));
+	cJSON_Delete(j);
+	node_clear(&n);
+
+	/* trashed: when, in ms */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	load(f, id, &n, CB_NODE_GRANTS);
+	j = node_json(&n);
+	assert_true(n.trashed > 0);
+	assert_true(jnum(j, "trashed") == (double)n.trashed);
+	cJSON_Delete(j);
+	node_clear(&n);
+}
+
+/* ======================= spec 3: patching metadata ======================= */
+
+/* store_node_patch() of the patch in text by actor; the revert to *revert
+ * when not NULL, the error text to err. */
+static cb_status npatch(fx *f, const char *actor, const char *id, const char *text,
+			cJSON **revert = NULL, char *err = NULL, size_t errsz = 0)
+{
+	char buf[256];
+	cJSON *p = cJSON_Parse(text);
+	if (!p)
+		print_error("bad test patch %s\n", text);
+	assert_non_null(p);
+	cb_status s = store_node_patch(f->st, actor, id, p, revert, err ? err : buf,
+				       err ? errsz : sizeof(buf));
+	cJSON_Delete(p);
+	return s;
+}
+
+/* Creates alice's docs/a.txt with meta and tags for the patch tests. */
+static void mk_patchable(fx *f, const char *name, char id[CB_ID_LEN + 1])
+{
+	cb_node n;
+	node_fill(&n, "docs", name, NULL);
+	n.meta = cJSON_Parse("{\"title\":\"t\",\"deep\":{\"x\":1,\"y\":[1,2]}}");
+	cJSON_AddItemToArray(n.tags, cJSON_CreateString("a"));
+	assert_int_equal(store_node_create(f->st, f->alice, &n, 0), CB_OK);
+	snprintf(id, CB_ID_LEN + 1, "%s", n.id);
+	node_clear(&n);
+}
+
+static void test_node_patch_and_revert(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], err[256];
+	mk_patchable(f, "a.txt", id);
+	cJSON *before = json_of(f, id);
+	usleep(2000);
+
+	cJSON *revert = NULL;
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"b.txt\"},"
+				"{\"op\":\"replace\",\"path\":\"/meta/deep/x\",\"value\":2},"
+				"{\"op\":\"add\",\"path\":\"/meta/deep/z\",\"value\":\"new\"},"
+				"{\"op\":\"remove\",\"path\":\"/meta/title\"},"
+				"{\"op\":\"add\",\"path\":\"/tags/-\",\"value\":\"b\"},"
+				"{\"op\":\"replace\",\"path\":\"/mime\",\"value\":\"text/plain\"}]",
+				&revert, err, sizeof(err)),
+			 CB_OK);
+	assert_string_equal(err, "");
+	assert_non_null(revert);
+	assert_true(cJSON_IsArray(revert));
+
+	cJSON *after = json_of(f, id);
+	assert_string_equal(jstr(after, "name"), "b.txt");
+	assert_string_equal(jstr(after, "mime"), "text/plain");
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(after, "meta"),
+			      "{\"deep\":{\"x\":2,\"y\":[1,2],\"z\":\"new\"}}"));
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(after, "tags"), "[\"a\",\"b\"]"));
+	assert_true(jnum(after, "modified") > jnum(before, "modified"));
+	assert_true(jnum(after, "created") == jnum(before, "created"));
+	/* the name moved in the namespace */
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "b.txt", &g), CB_OK);
+	assert_string_equal(g.id, id);
+	node_clear(&g);
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "a.txt", &g),
+			 CB_ERR_NOTFOUND);
+	node_clear(&g);
+
+	/* the revert, applied as a patch, gives the node back as it was */
+	cJSON *revert2 = NULL;
+	assert_int_equal(store_node_patch(f->st, f->alice, id, revert, &revert2, err, sizeof(err)),
+			 CB_OK);
+	assert_non_null(revert2);
+	cJSON *back = json_of(f, id);
+	cJSON *before_copy = cJSON_Duplicate(before, 1);
+	assert_same_but_modified(before_copy, back);
+	cJSON_Delete(before_copy);
+	cJSON_Delete(back);
+	/* ... and the revert of that redoes the first patch */
+	assert_int_equal(store_node_patch(f->st, f->alice, id, revert2, NULL, err, sizeof(err)),
+			 CB_OK);
+	back = json_of(f, id);
+	assert_same_but_modified(after, back);
+	cJSON_Delete(back);
+	cJSON_Delete(after);
+	cJSON_Delete(revert);
+	cJSON_Delete(revert2);
+	cJSON_Delete(before);
+}
+
+static void test_node_patch_move_and_meta(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], bare[CB_ID_LEN + 1];
+	mk_patchable(f, "a.txt", id);
+
+	/* into another folder: found there */
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/parent\",\"value\":\"other/sub\"}]"),
+			 CB_OK);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "other/sub", "a.txt", &g),
+			 CB_OK);
+	assert_string_equal(g.id, id);
+	node_clear(&g);
+
+	/* removing /meta: meta is null */
+	cJSON *revert = NULL, *j;
+	assert_int_equal(npatch(f, f->alice, id, "[{\"op\":\"remove\",\"path\":\"/meta\"}]",
+				&revert),
+			 CB_OK);
+	j = json_of(f, id);
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(j, "meta"), "null"));
+	cJSON_Delete(j);
+	/* the revert brings it back */
+	char err[256];
+	assert_int_equal(store_node_patch(f->st, f->alice, id, revert, NULL, err, sizeof(err)),
+			 CB_OK);
+	cJSON_Delete(revert);
+	j = json_of(f, id);
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(j, "meta"),
+			      "{\"title\":\"t\",\"deep\":{\"x\":1,\"y\":[1,2]}}"));
+	cJSON_Delete(j);
+
+	/* a node without meta gets one, and loses it again by the revert */
+	mk(f, f->alice, "", "bare", NULL, bare);
+	revert = NULL;
+	assert_int_equal(npatch(f, f->alice, bare,
+				"[{\"op\":\"replace\",\"path\":\"/meta\",\"value\":{\"a\":[true]}}]",
+				&revert),
+			 CB_OK);
+	j = json_of(f, bare);
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(j, "meta"), "{\"a\":[true]}"));
+	cJSON_Delete(j);
+	assert_int_equal(store_node_patch(f->st, f->alice, bare, revert, NULL, err, sizeof(err)),
+			 CB_OK);
+	cJSON_Delete(revert);
+	j = json_of(f, bare);
+	assert_true(t_json_is(cJSON_GetObjectItemCaseSensitive(j, "meta"), "null"));
+	cJSON_Delete(j);
+
+	/* read-only fields may be tested (and "replaced" by themselves) */
+	char p[512];
+	cJSON *cur = json_of(f, id);
+	snprintf(p, sizeof(p),
+		 "[{\"op\":\"test\",\"path\":\"/modified\",\"value\":%.0f},"
+		 "{\"op\":\"replace\",\"path\":\"/id\",\"value\":\"%s\"},"
+		 "{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"c.txt\"}]",
+		 jnum(cur, "modified"), id);
+	cJSON_Delete(cur);
+	assert_int_equal(npatch(f, f->alice, id, p, NULL, err, sizeof(err)), CB_OK);
+	j = json_of(f, id);
+	assert_string_equal(jstr(j, "name"), "c.txt");
+	assert_string_equal(jstr(j, "id"), id);
+	cJSON_Delete(j);
+}
+
+/* Every refused patch: the status, the exact error text (or its start),
+ * and nothing changed, "modified" included. */
+static void test_node_patch_refusals(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], other[CB_ID_LEN + 1], err[256], p[512];
+	mk_patchable(f, "a.txt", id);
+	mk_patchable(f, "b.txt", other);
+	cJSON *before = json_of(f, id);
+	usleep(2000);
+
+	struct {
+		const char *field, *value;
+	} const ro[] = {
+		{"id", "\"other\""},      {"kind", "\"project\""}, {"owner", "\"someone\""},
+		{"size", "5"},            {"md5", "\"abc\""},      {"created", "1"},
+		{"modified", "1"},        {"trashed", "1"},        {"permissions", "{\"x\":\"reader\"}"},
+	};
+	for (const auto &r : ro) {
+		snprintf(p, sizeof(p), "[{\"op\":\"replace\",\"path\":\"/%s\",\"value\":%s}]",
+			 r.field, r.value);
+		assert_int_equal(npatch(f, f->alice, id, p, NULL, err, sizeof(err)), CB_ERR_INVAL);
+		char want[64];
+		snprintf(want, sizeof(want), "read-only field: %s", r.field);
+		assert_string_equal(err, want);
+		/* removing one is changing it too */
+		snprintf(p, sizeof(p), "[{\"op\":\"remove\",\"path\":\"/%s\"}]", r.field);
+		assert_int_equal(npatch(f, f->alice, id, p, NULL, err, sizeof(err)), CB_ERR_INVAL);
+		assert_string_equal(err, want);
+	}
+	/* a change inside one, after an allowed change */
+	snprintf(p, sizeof(p),
+		 "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"z\"},"
+		 "{\"op\":\"add\",\"path\":\"/permissions/%s\",\"value\":\"writer\"}]",
+		 f->bob);
+	assert_int_equal(npatch(f, f->alice, id, p, NULL, err, sizeof(err)), CB_ERR_INVAL);
+	assert_string_equal(err, "read-only field: permissions");
+
+	assert_int_equal(npatch(f, f->alice, id, "[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]",
+				NULL, err, sizeof(err)),
+			 CB_ERR_INVAL);
+	assert_string_equal(err, "unknown field: x");
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"add\",\"path\":\"/anyone\",\"value\":\"reader\"}]", NULL,
+				err, sizeof(err)),
+			 CB_ERR_INVAL);
+	assert_string_equal(err, "unknown field: anyone");
+
+	/* malformed, or cannot apply */
+	static const char *const bad[] = {
+		"{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"z\"}",
+		"[{\"op\":\"frob\",\"path\":\"/name\"}]",
+		"[{\"op\":\"replace\",\"path\":\"name\",\"value\":\"z\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\"}]",
+		"[{\"op\":\"remove\",\"path\":\"/meta/nope\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"z\"},"
+		"{\"op\":\"remove\",\"path\":\"/tags/5\"}]",
+		"[{\"op\":\"remove\",\"path\":\"\"}]",
+	};
+	for (const char *b : bad) {
+		err[0] = 0;
+		assert_int_equal(npatch(f, f->alice, id, b, NULL, err, sizeof(err)), CB_ERR_INVAL);
+		if (strncmp(err, "invalid patch: ", 15))
+			print_error("patch %s: err \"%s\"\n", b, err);
+		assert_true(strncmp(err, "invalid patch: ", 15) == 0);
+		assert_true(strlen(err) > 15);
+	}
+
+	/* a failed test: CB_ERR_TEST, nothing done */
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"z\"},"
+				"{\"op\":\"test\",\"path\":\"/meta/title\",\"value\":\"other\"}]",
+				NULL, err, sizeof(err)),
+			 CB_ERR_TEST);
+	assert_true(strncmp(err, "test failed: ", 13) == 0);
+	assert_true(strlen(err) > 13);
+
+	/* a node that would be invalid */
+	static const char *const invalid[] = {
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"a/b\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"..\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":5}]",
+		"[{\"op\":\"remove\",\"path\":\"/name\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/parent\",\"value\":\"../up\"}]",
+		"[{\"op\":\"replace\",\"path\":\"/parent\",\"value\":[]}]",
+		"[{\"op\":\"replace\",\"path\":\"/mime\",\"value\":3}]",
+		"[{\"op\":\"replace\",\"path\":\"/tags\",\"value\":\"x\"}]",
+		"[{\"op\":\"add\",\"path\":\"/tags/-\",\"value\":1}]",
+	};
+	for (const char *b : invalid) {
+		err[0] = 0;
+		assert_int_equal(npatch(f, f->alice, id, b, NULL, err, sizeof(err)), CB_ERR_INVAL);
+		if (strncmp(err, "invalid file: ", 14))
+			print_error("patch %s: err \"%s\"\n", b, err);
+		assert_true(strncmp(err, "invalid file: ", 14) == 0);
+		assert_true(strlen(err) > 14);
+	}
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":5}]", NULL, err,
+				sizeof(err)),
+			 CB_ERR_INVAL);
+	assert_string_equal(err, "invalid file: name must be a string");
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/tags\",\"value\":{}}]", NULL, err,
+				sizeof(err)),
+			 CB_ERR_INVAL);
+	assert_string_equal(err, "invalid file: tags must be an array of strings");
+	char longname[CB_NAME_MAX + 2];
+	memset(longname, 'n', CB_NAME_MAX + 1);
+	longname[CB_NAME_MAX + 1] = 0;
+	snprintf(p, sizeof(p), "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"%s\"}]",
+		 longname);
+	assert_int_equal(npatch(f, f->alice, id, p, NULL, err, sizeof(err)), CB_ERR_INVAL);
+	assert_string_equal(err, "invalid file: name too long");
+
+	/* the name of another node in the folder */
+	assert_int_equal(npatch(f, f->alice, id,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"b.txt\"}]", NULL,
+				err, sizeof(err)),
+			 CB_ERR_EXISTS);
+
+	/* an unknown node */
+	char ghost[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(npatch(f, f->alice, ghost,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"q\"}]", NULL,
+				err, sizeof(err)),
+			 CB_ERR_NOTFOUND);
+
+	cJSON *now = json_of(f, id);
+	if (!cJSON_Compare(before, now, 1)) {
+		char *a = cJSON_PrintUnformatted(before), *b = cJSON_PrintUnformatted(now);
+		print_error("changed:\n %s\n %s\n", a, b);
+		cJSON_free(a);
+		cJSON_free(b);
+	}
+	assert_true(cJSON_Compare(before, now, 1));
+	cJSON_Delete(now);
+	cJSON_Delete(before);
+	cb_node g;
+	node_init(&g);
+	assert_int_equal(store_node_find(f->st, f->alice, f->alice, "docs", "b.txt", &g), CB_OK);
+	assert_string_equal(g.id, other);
+	node_clear(&g);
+}
+
+static void test_node_patch_access(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], pub[CB_ID_LEN + 1];
+	mk_patchable(f, "a.txt", id);
+	mk_patchable(f, "p.txt", pub);
+	set_anyone(f, f->alice, pub, CB_ROLE_READER);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->dave, CB_ROLE_COMMENTER), CB_OK);
+	const char *p = "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"r.txt\"}]";
+	cJSON *before = json_of(f, id);
+
+	assert_int_equal(npatch(f, f->bob, id, p), CB_ERR_ACCESS);     /* reader */
+	assert_int_equal(npatch(f, f->dave, id, p), CB_ERR_ACCESS);    /* commenter */
+	assert_int_equal(npatch(f, f->carol, id, p), CB_ERR_NOTFOUND); /* stranger */
+	assert_int_equal(npatch(f, f->carol, pub, p), CB_ERR_ACCESS);  /* public reader */
+	assert_int_equal(npatch(f, "", pub, p), CB_ERR_ACCESS);        /* anonymous */
+	cJSON *now = json_of(f, id);
+	assert_true(cJSON_Compare(before, now, 1));
+	cJSON_Delete(now);
+	cJSON_Delete(before);
+
+	/* a writer may; the server too */
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(npatch(f, f->bob, id, p), CB_OK);
+	now = json_of(f, id);
+	assert_string_equal(jstr(now, "name"), "r.txt");
+	assert_string_equal(jstr(now, "owner"), f->alice);
+	cJSON_Delete(now);
+	assert_int_equal(npatch(f, NULL, id,
+				"[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"s.txt\"}]"),
+			 CB_OK);
+	/* a trashed node is its owner's alone */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(npatch(f, f->bob, id, p), CB_ERR_NOTFOUND);
+}
+
+/* ======================= spec 3: content ======================= */
+
+/* Every content change is a revision, the first one too (it keeps "no
+ * content"); blob "" removes the content, which a revision keeps. */
+static void test_content_first_and_removed(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 5);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], md5[33];
+	mk(f, f->alice, "", "c.bin", NULL, id);
+
+	/* nothing to remove yet */
+	assert_int_equal(store_node_set_content(f->st, f->alice, id, "", 0, "", NULL, NULL),
+			 CB_ERR_STATE);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 0);
+
+	content(f, f->alice, id, 11, 'e', b1);
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_int_equal(rs.r[0].size, 0);
+	assert_string_equal(rs.r[0].md5, "");
+	assert_string_equal(rs.r[0].user, f->alice);
+	assert_string_equal(rs.r[0].node, id);
+	assert_null(rs.r[0].patch);
+	rseen_free(&rs);
+
+	/* removed: the node has none, the revision keeps b1 (and its bytes
+	 * still count) */
+	usleep(2000);
+	assert_int_equal(store_node_set_content(f->st, f->alice, id, "", 0, "", NULL, NULL),
+			 CB_OK);
+	cb_node g;
+	load(f, id, &g);
+	assert_string_equal(g.blob, "");
+	assert_int_equal(g.size, 0);
+	assert_string_equal(g.md5, "");
+	node_clear(&g);
+	fake_md5('e', md5);
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[1].blob, b1);
+	assert_int_equal(rs.r[1].size, 11);
+	assert_string_equal(rs.r[1].md5, md5);
+	assert_true(rs.r[1].created >= rs.r[0].created);
+	rseen_free(&rs);
+	assert_true(blob_exists(f, b1));
+	assert_int_equal(store_usage(f->st, f->alice), 11);
+	cJSON *j = json_of(f, id);
+	assert_true(jnum(j, "size") == 0);
+	assert_string_equal(jstr(j, "md5"), "");
+	cJSON_Delete(j);
+
+	/* twice is once too many */
+	assert_int_equal(store_node_set_content(f->st, f->alice, id, "", 0, "", NULL, NULL),
+			 CB_ERR_STATE);
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	rseen_free(&rs);
+
+	/* without revisions, the removed content goes at once */
+	char other[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	set_keep(f, 0);
+	mk(f, f->alice, "", "d.bin", NULL, other);
+	content(f, f->alice, other, 7, 'd', b2);
+	assert_int_equal(store_node_set_content(f->st, f->alice, other, "", 0, "", NULL, NULL),
+			 CB_OK);
+	assert_false(blob_exists(f, b2));
+	assert_int_equal(store_list_revisions(f->st, f->alice, other, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 0);
+	load(f, other, &g);
+	assert_string_equal(g.blob, "");
+	node_clear(&g);
+}
+
+/* The revision with no content ("" blob) is trimmed like any other. */
+static void test_content_empty_revision_trimmed(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 1);
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "t.bin", NULL, id);
+	content(f, f->alice, id, 3, '1', b1);
+	content(f, f->alice, id, 4, '2', b2);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].blob, b1);
+	rseen_free(&rs);
+	assert_int_equal(store_usage(f->st, f->alice), 7);
+	assert_int_equal(store_node_purge(f->st, f->alice, id), CB_OK);
+	assert_int_equal(store_usage(f->st, f->alice), 0);
+	assert_false(blob_exists(f, b1));
+	assert_false(blob_exists(f, b2));
+}
+
+/* store_content_patch() of the patch in text. */
+static cb_status cpatch(fx *f, const char *actor, const char *id, const char *text,
+			cJSON **revert = NULL, char *err = NULL, size_t errsz = 0)
+{
+	char buf[256];
+	cJSON *p = cJSON_Parse(text);
+	if (!p)
+		print_error("bad test patch %s\n", text);
+	assert_non_null(p);
+	cb_status s = store_content_patch(f->st, actor, id, p, revert, err ? err : buf,
+					  err ? errsz : sizeof(buf));
+	cJSON_Delete(p);
+	return s;
+}
+
+/* Sets id's content to exactly `text` (a blob_put) as actor. */
+static void content_text(fx *f, const char *actor, const char *id, const char *text)
+{
+	char blob[CB_ID_LEN + 1], md5[33];
+	size_t len = strlen(text);
+	assert_int_equal(blob_put(f->st, text, len, blob), CB_OK);
+	MD5Data((const uint8_t *)text, len, md5);
+	assert_int_equal(store_node_set_content(f->st, actor, id, blob, len, md5, NULL, NULL),
+			 CB_OK);
+}
+
+/* id's node has exactly `text` as content: bytes, size and md5. */
+static void assert_content(fx *f, const char *id, const char *text)
+{
+	cb_node g;
+	char buf[1024], md5[33];
+	size_t len = strlen(text);
+	load(f, id, &g);
+	assert_true(g.blob[0] != 0);
+	assert_int_equal(g.size, len);
+	MD5Data((const uint8_t *)text, len, md5);
+	assert_string_equal(g.md5, md5);
+	assert_int_equal(blob_read(f->st, g.blob, 0, buf, sizeof(buf)), (int64_t)len);
+	buf[len] = 0;
+	assert_string_equal(buf, text);
+	assert_int_equal(blob_size(f->st, g.blob), (int64_t)len);
+	node_clear(&g);
+}
+
+static void test_content_patch(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 5);
+	char id[CB_ID_LEN + 1], err[256];
+	mk(f, f->alice, "", "doc.json", NULL, id);
+
+	/* no content is null: "add" at the root gives the first content */
+	cJSON *revert = NULL;
+	const char *p1 = "[{\"op\":\"add\",\"path\":\"\",\"value\":{\"a\":1,\"list\":[ 1, 2 ]}}]";
+	assert_int_equal(cpatch(f, f->alice, id, p1, &revert, err, sizeof(err)), CB_OK);
+	assert_string_equal(err, "");
+	assert_content(f, id, "{\"a\":1,\"list\":[1,2]}");
+	assert_non_null(revert);
+	/* the revert, applied to the new content, gives null back */
+	cJSON *doc = cJSON_Parse("{\"a\":1,\"list\":[1,2]}");
+	assert_int_equal(jsonpatch_apply(&doc, revert, NULL, err, sizeof(err)), CB_OK);
+	assert_true(cJSON_IsNull(doc));
+	cJSON_Delete(doc);
+	cJSON_Delete(revert);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.r[0].blob, "");
+	assert_int_equal(rs.r[0].size, 0);
+	assert_true(t_json_is(rs.r[0].patch, p1));
+	rseen_free(&rs);
+	cb_node g;
+	load(f, id, &g);
+	char first_blob[CB_ID_LEN + 1], first_md5[33];
+	snprintf(first_blob, sizeof(first_blob), "%s", g.blob);
+	snprintf(first_md5, sizeof(first_md5), "%s", g.md5);
+	node_clear(&g);
+
+	/* a patch on that: minimised result, a revision keeping the first */
+	usleep(2000);
+	const char *p2 = "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":\"two\"},"
+			 "{\"op\":\"add\",\"path\":\"/list/-\",\"value\":{\"x\":null}}]";
+	revert = NULL;
+	assert_int_equal(cpatch(f, f->alice, id, p2, &revert, err, sizeof(err)), CB_OK);
+	assert_content(f, id, "{\"a\":\"two\",\"list\":[1,2,{\"x\":null}]}");
+	doc = cJSON_Parse("{\"a\":\"two\",\"list\":[1,2,{\"x\":null}]}");
+	assert_int_equal(jsonpatch_apply(&doc, revert, NULL, err, sizeof(err)), CB_OK);
+	assert_true(t_json_is(doc, "{\"a\":1,\"list\":[1,2]}"));
+	cJSON_Delete(doc);
+	cJSON_Delete(revert);
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[1].blob, first_blob);
+	assert_int_equal(rs.r[1].size, strlen("{\"a\":1,\"list\":[1,2]}"));
+	assert_string_equal(rs.r[1].md5, first_md5);
+	assert_string_equal(rs.r[1].user, f->alice);
+	assert_true(t_json_is(rs.r[1].patch, p2));
+	rseen_free(&rs);
+
+	/* content written as formatted JSON is patched and stored minimised */
+	content_text(f, f->alice, id, "{\n  \"k\" : [ true, false ]\n}\n");
+	assert_int_equal(cpatch(f, f->alice, id, "[{\"op\":\"remove\",\"path\":\"/k/0\"}]"),
+			 CB_OK);
+	assert_content(f, id, "{\"k\":[false]}");
+	/* scalars are documents too */
+	content_text(f, f->alice, id, "42");
+	assert_int_equal(cpatch(f, f->alice, id,
+				"[{\"op\":\"test\",\"path\":\"\",\"value\":42},"
+				"{\"op\":\"replace\",\"path\":\"\",\"value\":\"s\"}]"),
+			 CB_OK);
+	assert_content(f, id, "\"s\"");
+}
+
+static void test_content_patch_refusals(void **state)
+{
+	fx *f = (fx *)*state;
+	set_keep(f, 5);
+	char id[CB_ID_LEN + 1], text_id[CB_ID_LEN + 1], err[256];
+	mk(f, f->alice, "", "doc.json", NULL, id);
+	mk(f, f->alice, "", "doc.txt", NULL, text_id);
+	content_text(f, f->alice, id, "{\"a\":[1]}");
+	content_text(f, f->alice, text_id, "not { json");
+	const char *ok = "[{\"op\":\"add\",\"path\":\"/b\",\"value\":2}]";
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+
+	/* content that does not parse */
+	assert_int_equal(cpatch(f, f->alice, text_id, ok, NULL, err, sizeof(err)), CB_ERR_INVAL);
+	assert_string_equal(err, "content is not JSON");
+	assert_content(f, text_id, "not { json");
+
+	/* a failed test, a malformed patch, one that cannot apply */
+	cJSON *revert = NULL;
+	assert_int_equal(cpatch(f, f->alice, id,
+				"[{\"op\":\"add\",\"path\":\"/b\",\"value\":2},"
+				"{\"op\":\"test\",\"path\":\"/a/0\",\"value\":2}]",
+				&revert, err, sizeof(err)),
+			 CB_ERR_TEST);
+	assert_true(strncmp(err, "test failed: ", 13) == 0);
+	assert_null(revert);
+	static const char *const bad[] = {
+		"{\"op\":\"add\",\"path\":\"/b\",\"value\":2}",
+		"[{\"op\":\"add\",\"path\":\"/b\"}]",
+		"[{\"op\":\"remove\",\"path\":\"/nope\"}]",
+		"[{\"op\":\"remove\",\"path\":\"\"}]",
+		"[{\"op\":\"add\",\"path\":\"/a/7\",\"value\":1}]",
+	};
+	for (const char *b : bad) {
+		err[0] = 0;
+		assert_int_equal(cpatch(f, f->alice, id, b, NULL, err, sizeof(err)), CB_ERR_INVAL);
+		if (strncmp(err, "invalid patch: ", 15))
+			print_error("patch %s: err \"%s\"\n", b, err);
+		assert_true(strncmp(err, "invalid patch: ", 15) == 0);
+	}
+	assert_content(f, id, "{\"a\":[1]}");
+	/* only the two contents set above are revisions */
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 1);
+	rseen_free(&rs);
+
+	/* who may: the owner and writers; readers are refused, strangers
+	 * do not see it */
+	char ghost[CB_ID_LEN + 1];
+	assert_int_equal(id_uuid4(ghost), 0);
+	assert_int_equal(cpatch(f, f->alice, ghost, ok), CB_ERR_NOTFOUND);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_READER), CB_OK);
+	assert_int_equal(cpatch(f, f->bob, id, ok), CB_ERR_ACCESS);
+	assert_int_equal(cpatch(f, f->carol, id, ok), CB_ERR_NOTFOUND);
+	assert_content(f, id, "{\"a\":[1]}");
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(cpatch(f, f->bob, id, ok), CB_OK);
+	assert_content(f, id, "{\"a\":[1],\"b\":2}");
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[1].user, f->bob);
+	rseen_free(&rs);
+	/* the owner pays for it: both contents and the empty first revision */
+	assert_int_equal(store_usage(f->st, f->bob), 0);
+	assert_int_equal(store_usage(f->st, f->alice),
+			 strlen("{\"a\":[1]}") + strlen("{\"a\":[1],\"b\":2}") + strlen("not { json"));
+
+	/* a trashed node is its owner's alone */
+	assert_int_equal(store_node_trash(f->st, f->alice, id), CB_OK);
+	assert_int_equal(cpatch(f, f->bob, id, ok), CB_ERR_NOTFOUND);
+}
+
+/* Content of no bytes (an empty file) is no content to a patch: null. */
+static void test_content_patch_empty_bytes(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], err[256];
+	mk(f, f->alice, "", "empty.json", NULL, id);
+	content_text(f, f->alice, id, "");
+	cb_node g;
+	load(f, id, &g);
+	assert_true(g.blob[0] != 0);
+	assert_int_equal(g.size, 0);
+	node_clear(&g);
+	err[0] = 0;
+	cb_status s = cpatch(f, f->alice, id,
+			     "[{\"op\":\"test\",\"path\":\"\",\"value\":null},"
+			     "{\"op\":\"add\",\"path\":\"\",\"value\":{\"e\":1}}]",
+			     NULL, err, sizeof(err));
+	if (s)
+		print_error("patching empty content: %d \"%s\"\n", (int)s, err);
+	assert_int_equal(s, CB_OK);
+	assert_content(f, id, "{\"e\":1}");
+}
+
+/* Content is read whole: over max_message_size before or after the
+ * patch is CB_ERR_TOOBIG; the result must fit the quota. */
+static void test_content_patch_limits(void **state)
+{
+	fx *f = (fx *)*state;
+	f->cfg.max_message_size = 64;
+	reopen(f);
+	char big[CB_ID_LEN + 1], small[CB_ID_LEN + 1], err[256], text[128], p[256];
+	mk(f, f->alice, "", "big.json", NULL, big);
+	mk(f, f->alice, "", "small.json", NULL, small);
+
+	/* a 65-byte JSON string: too big to read */
+	memset(text, 0, sizeof(text));
+	text[0] = '"';
+	memset(text + 1, 'x', 63);
+	text[64] = '"';
+	content_text(f, f->alice, big, text);
+	assert_int_equal(cpatch(f, f->alice, big,
+				"[{\"op\":\"replace\",\"path\":\"\",\"value\":1}]", NULL, err,
+				sizeof(err)),
+			 CB_ERR_TOOBIG);
+	assert_content(f, big, text);
+
+	/* 64 bytes exactly is fine, either way; one more from the patch is not */
+	text[63] = '"';
+	text[64] = 0;
+	assert_int_equal(strlen(text), 64);
+	content_text(f, f->alice, small, "1");
+	snprintf(p, sizeof(p), "[{\"op\":\"replace\",\"path\":\"\",\"value\":%s}]", text);
+	assert_int_equal(cpatch(f, f->alice, small, p), CB_OK);
+	assert_content(f, small, text);
+	assert_int_equal(cpatch(f, f->alice, small,
+				"[{\"op\":\"replace\",\"path\":\"\",\"value\":[1]}]"),
+			 CB_OK);
+	text[63] = 'x';
+	text[64] = '"';
+	snprintf(p, sizeof(p), "[{\"op\":\"replace\",\"path\":\"\",\"value\":%s}]", text);
+	assert_int_equal(cpatch(f, f->alice, small, p), CB_ERR_TOOBIG);
+	assert_content(f, small, "[1]");
+
+	/* the quota: the new content must fit beside what is kept */
+	uint64_t used = store_usage(f->st, f->alice);
+	f->cfg.quota = used + 4;
+	assert_int_equal(cpatch(f, f->alice, small,
+				"[{\"op\":\"add\",\"path\":\"/-\",\"value\":2}]"),
+			 CB_ERR_QUOTA);
+	assert_content(f, small, "[1]");
+	assert_int_equal(store_usage(f->st, f->alice), used);
+	assert_int_equal(cpatch(f, f->alice, small,
+				"[{\"op\":\"replace\",\"path\":\"\",\"value\":1}]"),
+			 CB_OK);
+	assert_content(f, small, "1");
+	assert_int_equal(store_usage(f->st, f->alice), used + 1);
+	f->cfg.quota = 0;
+	assert_int_equal(cpatch(f, f->alice, small,
+				"[{\"op\":\"replace\",\"path\":\"\",\"value\":[1,2]}]"),
+			 CB_OK);
+	assert_content(f, small, "[1,2]");
+}
+
+/* ======================= spec 3: grants, listing ======================= */
+
+struct aseen {
+	int n;
+	char users[8][CB_ID_LEN + 1];
+	char adders[8][CB_ID_LEN + 1];
+	cb_role roles[8];
+};
+
+static int collect_adder(const cb_grant *g, void *ctx)
+{
+	aseen *s = (aseen *)ctx;
+	if (s->n < 8) {
+		snprintf(s->users[s->n], sizeof(s->users[0]), "%s", g->user);
+		snprintf(s->adders[s->n], sizeof(s->adders[0]), "%s", g->adder);
+		s->roles[s->n] = g->role;
+	}
+	s->n++;
+	return 0;
+}
+
+static const char *aseen_adder(const aseen *s, const char *user)
+{
+	for (int i = 0; i < s->n && i < 8; i++)
+		if (!strcmp(s->users[i], user))
+			return s->adders[i];
+	return "(none)";
+}
+
+static void test_grant_adder(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1];
+	mk(f, f->alice, "", "shared", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, id, f->carol, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, NULL, id, f->dave, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, id, CB_ANYONE, CB_ROLE_READER), CB_OK);
+	aseen s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_grants(f->st, f->carol, id, collect_adder, &s), CB_OK);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(aseen_adder(&s, f->bob), f->alice);
+	assert_string_equal(aseen_adder(&s, f->carol), f->bob);
+	assert_string_equal(aseen_adder(&s, f->dave), "");
+	assert_string_equal(aseen_adder(&s, CB_ANYONE), "");
+	assert_string_equal(s.users[3], CB_ANYONE);
+	assert_int_equal(s.roles[3], CB_ROLE_READER);
+
+	/* a changed grant is the changer's; a reopened store keeps them */
+	assert_int_equal(store_grant(f->st, f->alice, id, f->carol, CB_ROLE_COMMENTER), CB_OK);
+	reopen(f);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_list_grants(f->st, f->alice, id, collect_adder, &s), CB_OK);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(aseen_adder(&s, f->carol), f->alice);
+	assert_string_equal(aseen_adder(&s, f->bob), f->alice);
+	cb_node n;
+	load(f, id, &n);
+	assert_int_equal(store_role(f->st, &n, f->carol), CB_ROLE_COMMENTER);
+	node_clear(&n);
+
+	/* spec 3's permission object of each */
+	cb_grant g = {f->carol, CB_ROLE_COMMENTER, f->alice};
+	cJSON *j = permission_json(id, &g);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"Core#Permission\",\"key\":\"%s:%s\",\"type\":\"user\",\"id\":\"%s\","
+		 "\"role\":\"commenter\",\"addingUser\":\"%s\"}",
+		 id, f->carol, f->carol, f->alice);
+	assert_true(t_json_is(j, want));
+	cJSON_Delete(j);
+	cb_grant pub = {CB_ANYONE, CB_ROLE_READER, ""};
+	j = permission_json(id, &pub);
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"Core#Permission\",\"key\":\"%s:anyone\",\"type\":\"anyone\","
+		 "\"id\":\"anyone\",\"role\":\"reader\",\"addingUser\":\"\"}",
+		 id);
+	assert_true(t_json_is(j, want));
+	cJSON_Delete(j);
+}
+
+static void test_revision_json(void **state)
+{
+	fx *f = (fx *)*state;
+	char id[CB_ID_LEN + 1], b1[CB_ID_LEN + 1], b2[CB_ID_LEN + 1], want[1024];
+	mk(f, f->alice, "", "r", NULL, id);
+	assert_int_equal(store_grant(f->st, f->alice, id, f->bob, CB_ROLE_WRITER), CB_OK);
+	content(f, f->alice, id, 3, 'a', b1);
+	cJSON *patch = cJSON_Parse("[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]");
+	content(f, f->bob, id, 4, 'b', b2, patch);
+	cJSON_Delete(patch);
+	rseen rs;
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(store_list_revisions(f->st, f->alice, id, collect_rev, &rs), CB_OK);
+	assert_int_equal(rs.n, 2);
+	cJSON *j = revision_json(&rs.r[0]);
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"Core#Revision\",\"key\":\"%s\",\"id\":\"%s\",\"created\":%lld,"
+		 "\"patch\":null,\"size\":0,\"md5\":\"\","
+		 "\"modification\":{\"time\":%lld,\"user\":\"%s\"}}",
+		 rs.r[0].id, id, (long long)rs.r[0].created, (long long)rs.r[0].created, f->alice);
+	assert_true(t_json_is(j, want));
+	cJSON_Delete(j);
+	j = revision_json(&rs.r[1]);
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"Core#Revision\",\"key\":\"%s\",\"id\":\"%s\",\"created\":%lld,"
+		 "\"patch\":[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}],\"size\":3,"
+		 "\"md5\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+		 "\"modification\":{\"time\":%lld,\"user\":\"%s\"}}",
+		 rs.r[1].id, id, (long long)rs.r[1].created, (long long)rs.r[1].created, f->bob);
+	assert_true(t_json_is(j, want));
+	cJSON_Delete(j);
+	rseen_free(&rs);
+}
+
+/* owner's node with a chosen id. */
+static void mk_id(fx *f, const char *owner, const char *id, const char *parent,
+		  const char *name, const char *kind = NULL)
+{
+	cb_node n;
+	node_fill(&n, parent, name, kind);
+	snprintf(n.id, sizeof(n.id), "%s", id);
+	assert_int_equal(store_node_create(f->st, owner, &n, 0), CB_OK);
+	node_clear(&n);
+}
+
+/* One page of store_list_files() as a space-separated list of ids. */
+struct page {
+	char ids[512];
+	bool more;
+	int grants, meta; /* how many came with grants / meta loaded */
+};
+
+static int page_visit(const cb_node *n, void *ctx)
+{
+	page *p = (page *)ctx;
+	size_t len = strlen(p->ids);
+	snprintf(p->ids + len, sizeof(p->ids) - len, "%s%s", len ? " " : "", n->id);
+	p->grants += n->grants != NULL;
+	p->meta += n->meta != NULL;
+	return 0;
+}
+
+static const char *list_page(fx *f, page *p, const char *user, const char *after,
+			     size_t limit, const char *parent = NULL, const char *kind = NULL,
+			     int flags = 0)
+{
+	memset(p, 0, sizeof(*p));
+	p->more = true; /* must be set either way */
+	assert_int_equal(store_list_files(f->st, user, parent, kind, after, limit, flags,
+					  page_visit, p, &p->more),
+			 CB_OK);
+	return p->ids;
+}
+
+static void test_list_files(void **state)
+{
+	fx *f = (fx *)*state;
+	/* alice's own */
+	mk_id(f, f->alice, "f01", "", "one");
+	mk_id(f, f->alice, "f03", "docs", "three");
+	mk_id(f, f->alice, "f05", "", "five", "project");
+	mk_id(f, f->alice, "f07", "", "seven");
+	mk_id(f, f->alice, "f09", "docs", "nine");
+	/* others': shared with alice or not */
+	mk_id(f, f->bob, "f02", "", "two");
+	mk_id(f, f->bob, "f04", "", "four");
+	mk_id(f, f->bob, "f06", "docs", "six");
+	mk_id(f, f->bob, "f08", "", "eight");
+	mk_id(f, f->bob, "f10", "", "ten");
+	mk_id(f, f->carol, "f11", "", "eleven", "project");
+	assert_int_equal(store_grant(f->st, f->bob, "f02", f->alice, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, "f04", CB_ANYONE, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, "f06", f->alice, CB_ROLE_WRITER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, "f10", f->alice, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->carol, "f11", f->alice, CB_ROLE_COMMENTER), CB_OK);
+	assert_int_equal(store_grant(f->st, f->bob, "f08", f->carol, CB_ROLE_READER), CB_OK);
+	assert_int_equal(store_node_trash(f->st, f->alice, "f07"), CB_OK);
+
+	page p;
+	assert_string_equal(list_page(f, &p, f->alice, "", 100),
+			    "f01 f02 f03 f05 f06 f09 f10 f11");
+	assert_false(p.more);
+	/* revoked: gone */
+	assert_int_equal(store_grant(f->st, f->bob, "f10", f->alice, CB_ROLE_NONE), CB_OK);
+	assert_string_equal(list_page(f, &p, f->alice, "", 100), "f01 f02 f03 f05 f06 f09 f11");
+	assert_false(p.more);
+	assert_int_equal(p.grants, 0);
+	assert_int_equal(p.meta, 0);
+
+	/* three pages of three */
+	assert_string_equal(list_page(f, &p, f->alice, "", 3), "f01 f02 f03");
+	assert_true(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f03", 3), "f05 f06 f09");
+	assert_true(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f09", 3), "f11");
+	assert_false(p.more);
+	/* a page that ends exactly at the end has nothing more */
+	assert_string_equal(list_page(f, &p, f->alice, "f05", 3), "f06 f09 f11");
+	assert_false(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f11", 3), "");
+	assert_false(p.more);
+	/* the cursor need not be listed (any more): it is a position */
+	assert_string_equal(list_page(f, &p, f->alice, "f04", 2), "f05 f06");
+	assert_true(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f07", 1), "f09");
+	assert_true(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f0", 1), "f01");
+	assert_true(p.more);
+
+	/* filters */
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, "docs"), "f03 f06 f09");
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, ""), "f01 f02 f05 f11");
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, NULL, "project"), "f05 f11");
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, "", "file"), "f01 f02");
+	assert_string_equal(list_page(f, &p, f->alice, "", 1, "docs"), "f03");
+	assert_true(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "f03", 2, "docs"), "f06 f09");
+	assert_false(p.more);
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, "nowhere"), "");
+	assert_false(p.more);
+
+	/* what grants and meta come with */
+	assert_string_equal(list_page(f, &p, f->alice, "", 100, NULL, NULL,
+				      CB_NODE_GRANTS | CB_NODE_META),
+			    "f01 f02 f03 f05 f06 f09 f11");
+	assert_int_equal(p.grants, 7);
+
+	/* another's view; a trashed shared node leaves it */
+	assert_string_equal(list_page(f, &p, f->bob, "", 100), "f02 f04 f06 f08 f10");
+	assert_string_equal(list_page(f, &p, f->carol, "", 100), "f08 f11");
+	assert_int_equal(store_node_trash(f->st, f->bob, "f02"), CB_OK);
+	assert_string_equal(list_page(f, &p, f->alice, "", 100), "f01 f03 f05 f06 f09 f11");
+	/* and comes back with the node */
+	assert_int_equal(store_node_recover(f->st, f->bob, "f02", NULL), CB_OK);
+	assert_string_equal(list_page(f, &p, f->alice, "", 100), "f01 f02 f03 f05 f06 f09 f11");
+	/* a user with nothing */
+	assert_string_equal(list_page(f, &p, f->dave, "", 100), "");
+	assert_false(p.more);
+}
+
+/* Checks that store_list_files() visits ids[0..n) in order across pages. */
+struct in_order {
+	char (*ids)[CB_ID_LEN + 1];
+	int n, got;
+	char after[CB_ID_LEN + 1]; /* the last one visited */
+};
+
+static int visit_in_order(const cb_node *n, void *ctx)
+{
+	in_order *c = (in_order *)ctx;
+	assert_true(c->got < c->n);
+	assert_string_equal(n->id, c->ids[c->got]);
+	c->got++;
+	snprintf(c->after, sizeof(c->after), "%s", n->id);
+	return 0;
+}
+
+static int id_order(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* Nodes far apart in the names index (other folders) and many of them:
+ * every one once, in id order, across pages. */
+static void test_list_files_many(void **state)
+{
+	fx *f = (fx *)*state;
+	enum { N = 45 };
+	char ids[N][CB_ID_LEN + 1];
+	for (int i = 0; i < N; i++) {
+		char dir[16], name[16];
+		snprintf(dir, sizeof(dir), "d%d", i % 4);
+		snprintf(name, sizeof(name), "n%d", i);
+		mk(f, i % 3 ? f->alice : f->bob, dir, name, NULL, ids[i]);
+		if (i % 3 == 0)
+			assert_int_equal(store_grant(f->st, f->bob, ids[i], f->alice, CB_ROLE_READER),
+					 CB_OK);
+	}
+	qsort(ids, N, sizeof(ids[0]), id_order);
+	in_order c;
+	memset(&c, 0, sizeof(c));
+	c.ids = ids;
+	c.n = N;
+	int pages = 0;
+	bool more = true;
+	while (more) {
+		assert_int_equal(store_list_files(f->st, f->alice, NULL, NULL, c.after, 7, 0,
+						  visit_in_order, &c, &more),
+				 CB_OK);
+		pages++;
+		assert_true(pages <= 7);
+	}
+	assert_int_equal(c.got, N);
+	assert_int_equal(pages, 7);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -3002,6 +4158,21 @@ int main(void)
 		TU(test_thumb_charged_to_owner),
 		T(test_reopen_keeps_everything),
 		T(test_schema_mismatch),
+		TU(test_node_json_shape),
+		T(test_node_patch_and_revert),
+		T(test_node_patch_move_and_meta),
+		T(test_node_patch_refusals),
+		TU(test_node_patch_access),
+		T(test_content_first_and_removed),
+		T(test_content_empty_revision_trimmed),
+		TU(test_content_patch),
+		TU(test_content_patch_refusals),
+		TU(test_content_patch_limits),
+		TU(test_content_patch_empty_bytes),
+		TU(test_grant_adder),
+		TU(test_revision_json),
+		TU(test_list_files),
+		TU(test_list_files_many),
 	};
 #undef T
 #undef TU
