@@ -43,6 +43,18 @@ enum cb_method {
 /* cb_endpoint.flags */
 enum {
 	CB_NEED_USER = 1, /* refuse callers without a valid session: 401 */
+	/* CB_HTTP: the body is not buffered. on_request runs once the
+	 * headers are in (conn_content_length() says how much follows), then
+	 * the body comes to on_receive in pieces as it arrives, the first
+	 * with CB_MSG_FIRST, the last (maybe empty) with CB_MSG_FINAL once
+	 * all of it is in (an empty body: one empty FIRST|FINAL piece right
+	 * after on_request); answer then. A request answered before its body
+	 * is read gets no more pieces and its connection closes after the
+	 * answer. Expect: 100-continue is answered when on_request returns
+	 * without answering. Needs Content-Length (411 otherwise), any size:
+	 * the endpoint checks it. on_close runs if the client goes away
+	 * midway. */
+	CB_STREAM_BODY = 2,
 };
 
 /* flags of on_receive */
@@ -65,15 +77,17 @@ struct cb_endpoint {
 	unsigned flags;
 	size_t state_size;       /* zeroed per connection; conn_state() */
 
-	/* CB_HTTP: the whole request is in (conn_body()); answer with
-	 * http_reply*() now or later. */
+	/* CB_HTTP: the whole request is in (conn_body()), or with
+	 * CB_STREAM_BODY its headers; answer with http_reply*() or
+	 * http_serve_fd() now or later. */
 	int (*on_request)(cb_conn *c);
 	/* CB_WS: the handshake is done (headers readable until it returns);
 	 * CB_RAW: a client connected. */
 	int (*on_open)(cb_conn *c);
-	/* CB_WS / CB_RAW: bytes as they arrive, with CB_MSG_* flags (a
-	 * WebSocket message may come in several pieces, a raw stream has no
-	 * framing: every piece is FIRST|FINAL). */
+	/* CB_WS / CB_RAW, CB_HTTP with CB_STREAM_BODY: bytes as they
+	 * arrive, with CB_MSG_* flags (a WebSocket message or a request body
+	 * may come in several pieces, a raw stream has no framing: every
+	 * piece is FIRST|FINAL). */
 	int (*on_receive)(cb_conn *c, const void *data, size_t len, unsigned flags);
 	/* The connection is going: free what state points to. Runs for every
 	 * connection whose on_open (CB_HTTP: on_request) ran, also at
@@ -138,6 +152,19 @@ const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n);
 bool conn_has_query(cb_conn *c, const char *name);
 /* The request body (NUL-terminated) and its length; "" without a body. */
 const char *conn_body(cb_conn *c, size_t *len);
+/* The request's Content-Length (0 without one). */
+uint64_t conn_content_length(cb_conn *c);
+
+/* Request headers conn_header() reads. */
+enum cb_header_id {
+	CB_HDR_RANGE,
+	CB_HDR_IF_NONE_MATCH,
+	CB_HDR_CONTENT_TYPE,
+};
+/* During on_request / on_open (and on_receive of a streamed body): the
+ * value of header h into buf (several such headers joined by ','); NULL
+ * when absent, empty or longer than n - 1. */
+const char *conn_header(cb_conn *c, cb_header_id h, char *buf, size_t n);
 
 /* During on_receive (CB_WS): bytes of the current WebSocket frame still
  * to come after this piece. A message sent as one frame (as browsers and
@@ -194,6 +221,20 @@ struct cb_header {
 int http_reply(cb_conn *c, int status, const char *type, const void *body,
 	       size_t len, const cb_header *extra);
 int http_reply_json(cb_conn *c, int status, const cJSON *j, const cb_header *extra);
+/* Answers GET or HEAD with the `size` bytes of the open file fd (which
+ * it owns from now on and closes, also on error): Content-Type `type`,
+ * ETag `etag` (the quoted value; NULL none), Accept-Ranges, `extra`,
+ * and cache-control: private, no-cache. If-None-Match naming the ETag
+ * (or "*") is 304; one Range (bytes=a-b, a-, -n) is 206 with
+ * Content-Range, one starting past the end (or -0, or any range of an
+ * empty file) 416 (JSON error "range not satisfiable", Content-Range:
+ * bytes * /size); other Range values are ignored. The body is read with
+ * pread and sent in pieces as the client takes them: a large file costs
+ * no memory. The file must not shrink meanwhile (the connection is
+ * dropped if it does). */
+int http_serve_fd(cb_conn *c, int fd, uint64_t size, const char *type, const char *etag,
+		  const cb_header *extra);
+
 /* {"error":true,"code":status,"message":...} with that status. */
 int http_error(cb_conn *c, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cubby/config.h"
 #include "cubby/events.h"
 #include "cubby/log.h"
@@ -85,6 +86,8 @@ void conn_request_free(cb_conn *c)
 {
 	if (!c->req)
 		return;
+	if (c->req->serving)
+		close(c->req->fd); /* the client went away midway */
 	free(c->req->path);
 	free(c->req->body);
 	lws_explicit_bzero(c->req->token, sizeof(c->req->token));
@@ -106,13 +109,52 @@ void conn_end(cb_conn *c)
 	lws_dll2_remove(&c->link);
 }
 
-/* Sends the head of the queue; one lws_write per WRITEABLE. */
+/* Sends the head of the queue. */
+static int tx_write(cb_conn *c, lws_dll2_t *d)
+{
+	static const enum lws_write_protocol how[] = {
+		LWS_WRITE_TEXT, LWS_WRITE_BINARY, LWS_WRITE_RAW,
+		LWS_WRITE_HTTP_HEADERS, LWS_WRITE_HTTP_FINAL, LWS_WRITE_HTTP,
+	};
+	tx_item *t = lws_container_of(d, tx_item, list);
+	int n = lws_write(c->wsi, tx_data(t), t->len, how[t->kind]);
+	c->tx_bytes -= t->len;
+	txq_free_item(d, NULL);
+	return n < 0 ? -1 : 0;
+}
+
+/* HTTP: the FINAL piece of a streamed body, the queue (a 100 Continue,
+ * an answer's headers and body), then the pieces of a file being
+ * served. Once the answer is out the transaction is complete (the
+ * connection waits for the next request), or, when it must close, it
+ * closes once that is flushed (lws calls back only then). */
+static int http_writable(cb_conn *c)
+{
+	cb_request *r = c->req;
+	if (r && r->final_due) { /* see request_body_done() */
+		r->final_due = false;
+		if (conn_deliver(c, "", 0, CB_MSG_FINAL))
+			return -1;
+	}
+	lws_dll2_t *d = lws_dll2_get_head(&c->txq);
+	if (!d && !(r && r->serving))
+		return r && r->answered && r->close_after ? -1 : 0;
+	if (d ? tx_write(c, d) : serve_piece(c))
+		return -1;
+	if (lws_dll2_get_head(&c->txq) || (r && (r->serving || (r->answered && r->close_after)))) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	return r && r->answered && lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+/* One lws_write per WRITEABLE. */
 int conn_writable(cb_conn *c)
 {
+	if (c->transport == CB_HTTP)
+		return http_writable(c);
 	lws_dll2_t *d = lws_dll2_get_head(&c->txq);
 	if (!d) {
-		if (c->transport == CB_HTTP && c->req && c->req->answered && c->req->close_after)
-			return -1; /* the answer is out */
 		if (c->want_writable && !c->close_code) {
 			c->want_writable = false;
 			return c->ep->on_writable ? c->ep->on_writable(c) : 0;
@@ -126,21 +168,10 @@ int conn_writable(cb_conn *c)
 			return lws_raw_transaction_completed(c->wsi);
 		return 0;
 	}
-	static const enum lws_write_protocol how[] = {
-		LWS_WRITE_TEXT, LWS_WRITE_BINARY, LWS_WRITE_RAW,
-		LWS_WRITE_HTTP_HEADERS, LWS_WRITE_HTTP_FINAL,
-	};
-	tx_item *t = lws_container_of(d, tx_item, list);
-	int n = lws_write(c->wsi, tx_data(t), t->len, how[t->kind]);
-	c->tx_bytes -= t->len;
-	txq_free_item(d, NULL);
-	if (n < 0)
+	if (tx_write(c, d))
 		return -1;
-	bool more = lws_dll2_get_head(&c->txq) != NULL;
-	if (c->transport == CB_HTTP && !more && !(c->req && c->req->close_after))
-		return lws_http_transaction_completed(c->wsi) ? -1 : 0;
-	if (more || c->close_code > 0 || c->want_writable || c->transport == CB_HTTP)
-		lws_callback_on_writable(c->wsi); /* HTTP: to close once it is out */
+	if (lws_dll2_get_head(&c->txq) || c->close_code > 0 || c->want_writable)
+		lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
@@ -169,6 +200,20 @@ const char *conn_query(cb_conn *c, const char *name, char *buf, size_t n)
 bool conn_has_query(cb_conn *c, const char *name)
 {
 	return query_has(c->wsi, name);
+}
+
+uint64_t conn_content_length(cb_conn *c)
+{
+	return c->req ? c->req->length : 0;
+}
+
+const char *conn_header(cb_conn *c, cb_header_id h, char *buf, size_t n)
+{
+	static const enum lws_token_indexes tokens[] = {
+		WSI_TOKEN_HTTP_RANGE, WSI_TOKEN_HTTP_IF_NONE_MATCH, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	};
+	int len = lws_hdr_copy(c->wsi, buf, n > INT32_MAX ? INT32_MAX : (int)n, tokens[h]);
+	return len > 0 ? buf : NULL;
 }
 
 const char *conn_body(cb_conn *c, size_t *len)
@@ -245,11 +290,11 @@ void conn_timer(cb_conn *c, int64_t ms)
 				 ms * LWS_US_PER_MS);
 }
 
-/* ---- WebSocket ---- */
+/* ---- input: streamed HTTP bodies, WebSocket, raw TCP ---- */
 
 /* The events of this connection's handlers name it as their origin, so
  * a module can tell its own changes from others'. */
-static int deliver(cb_conn *c, const void *in, size_t len, unsigned flags)
+int conn_deliver(cb_conn *c, const void *in, size_t len, unsigned flags)
 {
 	if (!c->ep || c->close_code) /* closing: what comes now is dropped */
 		return c->close_code < 0 ? -1 : 0;
@@ -258,6 +303,8 @@ static int deliver(cb_conn *c, const void *in, size_t len, unsigned flags)
 	events_set_origin(c->srv->st, NULL);
 	return r;
 }
+
+/* ---- WebSocket ---- */
 
 static int open_endpoint(cb_conn *c)
 {
@@ -283,7 +330,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 		unsigned flags = (lws_is_first_fragment(wsi) ? CB_MSG_FIRST : 0) |
 				 (lws_is_final_fragment(wsi) ? CB_MSG_FINAL : 0) |
 				 (lws_frame_is_binary(wsi) ? CB_MSG_BINARY : 0);
-		return deliver(c, in, len, flags);
+		return conn_deliver(c, in, len, flags);
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->ep ? conn_writable(c) : 0;
@@ -321,7 +368,7 @@ int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 		return open_endpoint(c);
 	case LWS_CALLBACK_RAW_RX:
 		raw_idle_timer(wsi);
-		return deliver(c, in, len, CB_MSG_FIRST | CB_MSG_FINAL);
+		return conn_deliver(c, in, len, CB_MSG_FIRST | CB_MSG_FINAL);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c->ep ? conn_writable(c) : 0;
 	case LWS_CALLBACK_RAW_CLOSE:

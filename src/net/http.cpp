@@ -1,7 +1,9 @@
 /* http.cpp: plain HTTP requests and the HTTP side of WebSocket upgrades:
  * routing by method and path, credentials, buffering a small request
- * body, and answering (JSON errors included) through the connection's
- * queue, headers and body in separate writes as libwebsockets wants. */
+ * body or streaming a large one to the endpoint (CB_STREAM_BODY), the
+ * 100 Continue a client may wait for, and answering (JSON errors
+ * included) through the connection's queue, headers and body in
+ * separate writes as libwebsockets wants. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,35 +71,53 @@ static cb_request *request_new(cb_conn *c, const char *path, size_t len)
 
 /* ---- answers ---- */
 
-int http_reply(cb_conn *c, int status, const char *type, const void *body,
-	       size_t len, const cb_header *extra)
+int http_head(cb_conn *c, int status, const char *type, uint64_t len, const char *cache,
+	      const cb_header *extra, unsigned char **p, unsigned char *end)
 {
-	unsigned char buf[LWS_PRE + 4096];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
 	struct lws *wsi = c->wsi;
-
 	cb_request *r = c->req;
-	if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)"no-store", 8, &p, end) ||
+	/* the rest of a streamed body is not read: the next request would
+	 * be taken from it */
+	if (r && r->stream && !r->body_done)
+		r->close_after = true;
+	if (len == HTTP_NO_LENGTH ? lws_add_http_header_status(wsi, (unsigned)status, p, end)
+				  : lws_add_http_common_headers(wsi, (unsigned)status, type, len, p, end))
+		return -1;
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)cache, (int)strlen(cache), p, end) ||
 	    (r && r->close_after &&
 	     lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-					 (const unsigned char *)"close", 5, &p, end)))
+					 (const unsigned char *)"close", 5, p, end)))
 		return -1;
 	for (; extra && extra->name; extra++)
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)extra->name,
 						(const unsigned char *)extra->value,
-						(int)strlen(extra->value), &p, end))
+						(int)strlen(extra->value), p, end))
 			return -1;
-	if (r && r->head)
-		len = 0;
-	if (lws_finalize_http_header(wsi, &p, end) ||
-	    txq_push(c, TX_HTTP_HEADERS, start, (size_t)(p - start)) ||
-	    (len && txq_push(c, TX_HTTP_BODY, body, len)))
-		return -1;
-	if (r)
-		r->answered = true;
 	return 0;
+}
+
+int http_head_send(cb_conn *c, unsigned char *start, unsigned char **p, unsigned char *end)
+{
+	if (lws_finalize_http_header(c->wsi, p, end) ||
+	    txq_push(c, TX_HTTP_HEADERS, start, (size_t)(*p - start)))
+		return -1;
+	if (c->req)
+		c->req->answered = true;
+	return 0;
+}
+
+int http_reply(cb_conn *c, int status, const char *type, const void *body,
+	       size_t len, const cb_header *extra)
+{
+	unsigned char buf[LWS_PRE + HTTP_HEAD_MAX];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	if (http_head(c, status, type, len, "no-store", extra, &p, end) ||
+	    http_head_send(c, start, &p, end))
+		return -1;
+	if (c->req && c->req->head)
+		len = 0;
+	return len ? txq_push(c, TX_HTTP_BODY, body, len) : 0;
 }
 
 int http_reply_json(cb_conn *c, int status, const cJSON *j, const cb_header *extra)
@@ -135,10 +155,7 @@ static int error_reply(cb_conn *c, int status, const cb_header *extra, const cha
 	return r;
 }
 
-static int error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
+int http_error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -220,16 +237,38 @@ static bool body_is_chunked(struct lws *wsi)
 	return lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0;
 }
 
-/* libwebsockets 4.1 waits for a body of up to 100 MB after a POST, PUT
- * or PATCH without Content-Length: answer those and close. */
-static bool body_unread(struct lws *wsi, int64_t body)
+/* A POST, PUT or PATCH without Content-Length: libwebsockets 4.1 waits
+ * for a body of up to 100 MB. */
+static bool length_missing(struct lws *wsi)
 {
-	bool has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
 	bool body_method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
 			   lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
 			   lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0;
-	return body_is_chunked(wsi) || body < 0 || body > NET_BODY_MAX ||
-	       (body_method && !has_length);
+	return body_method && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
+}
+
+/* Whether a body libwebsockets will read is not going to be: answer and
+ * close then. */
+static bool body_unread(struct lws *wsi, int64_t body, bool stream)
+{
+	return body_is_chunked(wsi) || body < 0 || (!stream && body > NET_BODY_MAX) ||
+	       length_missing(wsi);
+}
+
+/* Expect: 100-continue (RFC 9110 10.1.1): the client waits for the 100
+ * before it sends the body (curl: a second), and libwebsockets 4.1 does
+ * not send it. Only once the body is wanted: a request refused before
+ * gets its final answer instead, and the client sends no body. */
+static int expect_continue(cb_conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	char v[16], version[16];
+	if (lws_hdr_copy(c->wsi, v, sizeof(v), WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+	    strcasecmp(v, "100-continue") ||
+	    lws_hdr_copy(c->wsi, version, sizeof(version), WSI_TOKEN_HTTP) <= 0 ||
+	    !strcmp(version, "HTTP/1.0"))
+		return 0;
+	return txq_push(c, TX_HTTP_INTERIM, cont, sizeof(cont) - 1);
 }
 
 static int run_request(cb_conn *c)
@@ -242,6 +281,21 @@ static int run_request(cb_conn *c)
 	return r;
 }
 
+/* CB_STREAM_BODY: on_request now, then the body to on_receive as it
+ * comes; an empty body at once. */
+static int stream_start(cb_conn *c)
+{
+	cb_request *r = c->req;
+	r->body_done = !r->length;
+	if (run_request(c))
+		return -1;
+	if (r->answered)
+		return 0;
+	if (!r->length)
+		return conn_deliver(c, "", 0, CB_MSG_FIRST | CB_MSG_FINAL);
+	return expect_continue(c);
+}
+
 /* LWS_CALLBACK_HTTP: route, check, then wait for the body or run. */
 static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t len)
 {
@@ -250,29 +304,31 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 		return -1;
 	cb_request *r = c->req;
 	read_method(wsi, r);
-	int64_t body = content_length(wsi);
-	r->close_after = body_unread(wsi, body);
-
 	unsigned others;
 	const cb_endpoint *ep = route_find(net_server->tables, CB_HTTP, r->method,
 					   r->path, &r->rest, &others);
+	int64_t body = content_length(wsi);
+	r->length = body > 0 ? (uint64_t)body : 0;
+	r->stream = ep && (ep->flags & CB_STREAM_BODY);
+	r->close_after = body_unread(wsi, body, r->stream);
+
 	if (!ep && others) {
 		char allow[64];
 		methods_list(others, allow, sizeof(allow));
 		const cb_header h[] = {{"allow:", allow}, {NULL, NULL}};
-		return error_with(c, 405, h, "method not allowed: %s %s", r->method_name,
-				  r->path);
+		return http_error_with(c, 405, h, "method not allowed: %s %s", r->method_name,
+				       r->path);
 	}
 	if (!ep)
 		return http_error(c, 404, "no such endpoint: %s", r->path);
 	if (conn_bind(c, ep))
 		return -1;
 
-	if (body_is_chunked(wsi))
+	if (body_is_chunked(wsi) || (r->stream && length_missing(wsi)))
 		return http_error(c, 411, "a request body needs Content-Length");
 	if (body < 0)
 		return http_error(c, 400, "bad Content-Length");
-	if (body > NET_BODY_MAX)
+	if (!r->stream && body > NET_BODY_MAX)
 		return http_error(c, 413, "request body too large");
 
 	cred_result cr = credentials_resolve(c, false);
@@ -281,18 +337,37 @@ static int request_start(struct lws *wsi, cb_conn *c, const char *path, size_t l
 	if (cr != CRED_OK)
 		memset(&c->user, 0, sizeof(c->user));
 
+	if (r->stream)
+		return stream_start(c);
 	if (body > 0) {
 		if (!(r->body = (char *)malloc((size_t)body + 1)))
 			return -1;
 		r->body_cap = (size_t)body;
-		return 0; /* on_request when the body is in */
+		return expect_continue(c); /* on_request when the body is in */
 	}
 	return run_request(c);
+}
+
+/* A piece of a streamed body. Once answered (411 included), the rest is
+ * not wanted: the connection closes after the answer. */
+static int stream_piece(cb_conn *c, const void *in, size_t len)
+{
+	cb_request *r = c->req;
+	if (!len || r->answered)
+		return 0; /* len 0: lws' piece of a POST with Content-Length: 0 */
+	/* more than Content-Length: a pipelined request, see request_body_done() */
+	if (r->body_done || len > r->length - r->received)
+		return -1;
+	unsigned flags = r->received ? 0 : CB_MSG_FIRST;
+	r->received += len;
+	return conn_deliver(c, in, len, flags);
 }
 
 static int request_body(cb_conn *c, const void *in, size_t len)
 {
 	cb_request *r = c->req;
+	if (r && c->ep && r->stream)
+		return stream_piece(c, in, len);
 	if (!r || !r->body || r->ran)
 		return 0;
 	if (len > r->body_cap - r->body_len)
@@ -302,16 +377,31 @@ static int request_body(cb_conn *c, const void *in, size_t len)
 	return 0;
 }
 
-/* Also comes for a request without a body that ran already (an explicit
- * Content-Length: 0), and, by a libwebsockets 4.1 fault, again and again
- * for a pipelined request with a body: that connection is closed. */
+/* Comes once the body is in; also for a POST with an explicit
+ * Content-Length: 0, which ran already. By a libwebsockets 4.1 fault it
+ * comes again and again, taking nothing, for a pipelined request with a
+ * body, after it took the request's own head for its body: that
+ * connection is closed (or the loop would spin). So a streamed body gets
+ * its FINAL piece only from the next writable callback, after the fault
+ * would have shown: its endpoint never completes such a body. */
 static int request_body_done(cb_conn *c)
 {
 	cb_request *r = c->req;
-	if (!r || !c->ep || !r->body)
-		return 0;
-	if (r->ran)
+	if (!r || r->completed)
 		return -1;
+	r->completed = true;
+	if (!c->ep)
+		return 0;
+	if (r->stream) {
+		if (r->body_done) /* empty: FINAL went with on_request */
+			return 0;
+		r->body_done = true;
+		r->final_due = !r->answered;
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (!r->body)
+		return 0;
 	r->body[r->body_len] = '\0';
 	return run_request(c);
 }

@@ -7,6 +7,8 @@
 #include "cubby/net.h"
 
 #define NET_BODY_MAX (64 * 1024) /* a buffered (JSON) request body */
+#define HTTP_HEAD_MAX 4096        /* an answer's headers */
+#define HTTP_NO_LENGTH UINT64_MAX /* http_head(): no Content-Length (304) */
 
 struct cb_server {
 	const cb_config *cfg;
@@ -30,13 +32,23 @@ struct cb_request {
 	char *path;           /* normalised copy */
 	const char *rest;     /* inside path */
 	char token[CB_TOKEN_LEN + 1];
+	uint64_t length;      /* Content-Length */
 	char *body;
 	size_t body_len, body_cap;
+	bool stream;          /* CB_STREAM_BODY: the body goes to on_receive */
+	uint64_t received;    /* of the streamed body */
+	bool body_done;       /* all of the streamed body has come */
+	bool final_due;       /* its empty FINAL piece goes out when writable */
+	bool completed;       /* libwebsockets said the body is in */
 	bool ran;             /* on_request ran */
-	bool answered;
+	bool answered;        /* the answer's headers are queued */
+	bool serving;         /* http_serve_fd(): fd's bytes from off, left to go */
+	int fd;
+	uint64_t off, left;
 	/* libwebsockets expects a body we will not read (no Content-Length
-	 * on POST, chunked, refused as too large): close after answering,
-	 * or the next request on the connection would be taken for it */
+	 * on POST, chunked, refused as too large, a streamed body answered
+	 * before it is in): close after answering, or the next request on
+	 * the connection would be taken from it */
 	bool close_after;
 };
 
@@ -107,6 +119,9 @@ int conn_bind(cb_conn *c, const cb_endpoint *ep);
 void conn_end(cb_conn *c);
 void conn_request_free(cb_conn *c);
 int conn_writable(cb_conn *c);
+/* on_receive of bytes that came, with the connection as the origin of
+ * the events it causes. */
+int conn_deliver(cb_conn *c, const void *in, size_t len, unsigned flags);
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
 		void *in, size_t len);
 int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, cb_conn *c,
@@ -123,6 +138,29 @@ int http_confirm_upgrade(struct lws *wsi, const char *upgrade);
 int http_ws_route(struct lws *wsi, cb_conn *c);
 /* WSI_DESTROY: forgets an upgrade of wsi that did not complete. */
 void http_upgrade_forget(struct lws *wsi);
+/* Starts an answer's headers at *p: status, type (NULL: none) and
+ * Content-Length (HTTP_NO_LENGTH: none), cache-control, connection:
+ * close when the connection closes after the answer, and extra. */
+int http_head(cb_conn *c, int status, const char *type, uint64_t len, const char *cache,
+	      const cb_header *extra, unsigned char **p, unsigned char *end);
+/* Ends the headers begun at start and queues them: the request is
+ * answered. */
+int http_head_send(cb_conn *c, unsigned char *start, unsigned char **p, unsigned char *end);
+/* http_error() with extra headers. */
+int http_error_with(cb_conn *c, int status, const cb_header *extra, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Queues a ready-made piece of output (tx_item kinds below). */
-enum tx_kind { TX_TEXT, TX_BINARY, TX_RAW, TX_HTTP_HEADERS, TX_HTTP_BODY };
+enum tx_kind { TX_TEXT, TX_BINARY, TX_RAW, TX_HTTP_HEADERS, TX_HTTP_BODY, TX_HTTP_INTERIM };
 int txq_push(cb_conn *c, tx_kind kind, const void *data, size_t len);
+
+/* serve.cpp */
+/* The one range of Range header value v over size bytes: 1 with the
+ * first and last byte, 0 when the header is to be ignored (not one range
+ * that parses), -1 when the range is not satisfiable. */
+int range_parse(const char *v, uint64_t size, uint64_t *first, uint64_t *last);
+/* Whether If-None-Match value v ("*", or a list of entity tags, weak or
+ * not) names etag. */
+bool etag_matches(const char *v, const char *etag);
+/* From the writable callback: the next piece of the file being served;
+ * the last one ends the serving. -1: drop the connection. */
+int serve_piece(cb_conn *c);
