@@ -61,6 +61,7 @@ struct cb_node {
 	int64_t created, modified;    /* ms since the epoch */
 	int64_t trashed;              /* 0 = live, else when it went to trash */
 	cb_role anyone;               /* role every user has; READER = public */
+	char anyone_by[CB_ID_LEN + 1]; /* who set it ("" the server); the server's */
 	char blob[CB_ID_LEN + 1];     /* content blob; "" = no content */
 	char original[CB_ID_LEN + 1]; /* kept original blob (spec 5); "" none */
 	char thumb[CB_ID_LEN + 1];    /* thumbnail blob; "" none */
@@ -215,6 +216,11 @@ cb_status store_access(cb_store *st, const cb_node *n, const char *user, cb_acce
  * removes the grant. Granting to the owner is CB_ERR_INVAL. */
 cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		      const char *user, cb_role role);
+/* Whether store_grant() with these arguments would pass its checks now
+ * (its errors), changing nothing: a batch of grant changes is checked
+ * whole before any is made. */
+cb_status store_grant_check(cb_store *st, const char *actor, const char *id,
+			    const char *user, cb_role role);
 struct cb_grant {
 	const char *user;  /* a user id, or CB_ANYONE */
 	cb_role role;

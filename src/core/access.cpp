@@ -165,6 +165,40 @@ cb_status grants_json_txn(MDB_txn *t, cb_store *st, const cb_node *n, cJSON **ou
 	return CB_OK;
 }
 
+/* What store_grant() checks, on n loaded inside t; the user's role now
+ * into *from. */
+static cb_status grant_check_txn(MDB_txn *t, cb_store *st, const char *actor, const cb_node *n,
+				 const char *user, cb_role role, cb_role *from)
+{
+	if (!strcmp(user, n->owner) || role == CB_ROLE_OWNER)
+		return CB_ERR_INVAL;
+	if (!strcmp(user, CB_ANYONE)) {
+		*from = n->anyone;
+	} else {
+		MDB_val k = {strlen(user), (void *)user}, v;
+		if (mdb_get(t, st->users_by_id, &k, &v))
+			return CB_ERR_NOTFOUND; /* no such user */
+		*from = grant_get(t, st, n->id, user);
+	}
+	return store_access_txn(t, st, n, actor, share_access(*from, role));
+}
+
+cb_status store_grant_check(cb_store *st, const char *actor, const char *id,
+			    const char *user, cb_role role)
+{
+	store_txn txn;
+	cb_node n;
+	cb_role from;
+	node_init(&n);
+	cb_status s = txn.begin(st, false);
+	if (!s)
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, &n, 0);
+	if (!s)
+		s = grant_check_txn(txn.t, st, actor, &n, user, role, &from);
+	node_clear(&n);
+	return s;
+}
+
 cb_status store_grant(cb_store *st, const char *actor, const char *id,
 		      const char *user, cb_role role)
 {
@@ -177,31 +211,18 @@ cb_status store_grant(cb_store *st, const char *actor, const char *id,
 	/* a stranger learns nothing, not even that the arguments are wrong */
 	if (!s)
 		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_READ, &n, 0);
+	if (!s)
+		s = grant_check_txn(txn.t, st, actor, &n, user, role, &from);
 	if (s)
 		goto out;
-	if (!strcmp(user, n.owner) || role == CB_ROLE_OWNER) {
-		s = CB_ERR_INVAL;
-		goto out;
-	}
 	if (!strcmp(user, CB_ANYONE)) {
-		from = n.anyone;
-		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(n.anyone, role))))
-			goto out;
 		n.anyone = role;
+		snprintf(n.anyone_by, sizeof(n.anyone_by), "%s", actor ? actor : "");
 		cJSON *j = node_to_json(&n);
 		s = j ? db_put_json(txn.t, st->nodes, n.id, strlen(n.id), j) : CB_ERR_NOMEM;
 		cJSON_Delete(j);
 	} else {
-		MDB_val k, v;
-		k.mv_data = (void *)user;
-		k.mv_size = strlen(user);
-		if (mdb_get(txn.t, st->users_by_id, &k, &v)) {
-			s = CB_ERR_NOTFOUND; /* no such user */
-			goto out;
-		}
-		from = grant_get(txn.t, st, n.id, user);
-		if ((s = store_access_txn(txn.t, st, &n, actor, share_access(from, role))))
-			goto out;
+		MDB_val k;
 		/* the role, then who gave it */
 		char key[2 * (CB_ID_LEN + 1)], value[1 + CB_ID_LEN];
 		size_t alen = actor ? strlen(actor) : 0;
@@ -263,7 +284,7 @@ cb_status store_list_grants(cb_store *st, const char *actor, const char *id,
 			cb_grant g = {user, (cb_role)((unsigned char *)v.mv_data)[0], adder};
 			return stop = visit(&g, ctx);
 		});
-		cb_grant pub = {CB_ANYONE, n.anyone, ""};
+		cb_grant pub = {CB_ANYONE, n.anyone, n.anyone_by};
 		if (!s && !stop && n.anyone != CB_ROLE_NONE)
 			visit(&pub, ctx);
 	}

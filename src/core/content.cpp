@@ -5,9 +5,25 @@
  * CONTENT event (which carries the patch) are the upload's. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cubby/jsonpatch.h"
 #include "store_internal.h"
+
+/* The JSON value that is all of buf (whitespace aside), or NULL: cJSON
+ * alone takes a valid prefix and ignores what follows. */
+static cJSON *json_parse_whole(const char *buf, size_t len)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	while (j && end < buf + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (j && end != buf + len) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return j;
+}
 
 /* The node's content parsed as JSON into *doc (null without bytes). */
 static cb_status content_read(cb_store *st, const cb_node *n, cJSON **doc, char *err,
@@ -24,7 +40,7 @@ static cb_status content_read(cb_store *st, const cb_node *n, cJSON **doc, char 
 	cb_status s = CB_OK;
 	if (got != (int64_t)n->size) {
 		s = CB_ERR_IO;
-	} else if (!(*doc = cJSON_ParseWithLength(buf, n->size))) {
+	} else if (!(*doc = json_parse_whole(buf, n->size))) {
 		snprintf(err, errsz, "content is not JSON");
 		s = CB_ERR_INVAL;
 	}

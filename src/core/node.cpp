@@ -72,6 +72,7 @@ cJSON *node_to_json(const cb_node *n)
 	cJSON_AddNumberToObject(j, "modified", (double)n->modified);
 	cJSON_AddNumberToObject(j, "trashed", (double)n->trashed);
 	cJSON_AddNumberToObject(j, "anyone", n->anyone);
+	cJSON_AddStringToObject(j, "anyone_by", n->anyone_by);
 	cJSON_AddStringToObject(j, "blob", n->blob);
 	cJSON_AddStringToObject(j, "original", n->original);
 	cJSON_AddStringToObject(j, "thumb", n->thumb);
@@ -94,6 +95,7 @@ cb_status node_from_json(const cJSON *j, cb_node *n)
 	n->modified = json_int(j, "modified");
 	n->trashed = json_int(j, "trashed");
 	n->anyone = (cb_role)json_int(j, "anyone");
+	json_copy_str(j, "anyone_by", n->anyone_by, sizeof(n->anyone_by));
 	json_copy_str(j, "blob", n->blob, sizeof(n->blob));
 	json_copy_str(j, "original", n->original, sizeof(n->original));
 	json_copy_str(j, "thumb", n->thumb, sizeof(n->thumb));
@@ -436,6 +438,10 @@ cb_status node_update(cb_store *st, const char *actor, cb_node *n, int flags,
 
 	/* the server owns these */
 	memcpy(n->owner, old.owner, sizeof(n->owner));
+	if (n->anyone == old.anyone)
+		memcpy(n->anyone_by, old.anyone_by, sizeof(n->anyone_by));
+	else
+		snprintf(n->anyone_by, sizeof(n->anyone_by), "%s", actor ? actor : "");
 	memcpy(n->md5, old.md5, sizeof(n->md5));
 	memcpy(n->blob, old.blob, sizeof(n->blob));
 	memcpy(n->original, old.original, sizeof(n->original));

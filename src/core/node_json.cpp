@@ -97,6 +97,29 @@ static bool listed(const char *name, const char *const *names, size_t n)
 	return false;
 }
 
+/* Printable ASCII: a mime goes into Content-Type headers. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* cJSON_Compare(a, b), in linear time when two objects have their
+ * members in the same order (as a patched copy mostly does): cJSON's own
+ * looks each member up by name, which is quadratic in a node's grants. */
+static bool json_same(const cJSON *a, const cJSON *b)
+{
+	if (!cJSON_IsObject(a) || !cJSON_IsObject(b))
+		return cJSON_Compare(a, b, 1);
+	const cJSON *x = a->child, *y = b->child;
+	for (; x && y; x = x->next, y = y->next)
+		if (strcmp(x->string, y->string) || !cJSON_Compare(x, y, 1))
+			return cJSON_Compare(a, b, 1);
+	return !x && !y;
+}
+
 /* The patched document `doc` of node `old` into n (a copy of old with
  * the changeable fields from doc); CB_ERR_INVAL with err saying why. */
 static cb_status node_from_patched(const cJSON *doc, const cJSON *orig, const cb_node *old,
@@ -104,8 +127,8 @@ static cb_status node_from_patched(const cJSON *doc, const cJSON *orig, const cb
 {
 	const cJSON *m;
 	for (const char *name : read_only) {
-		if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(doc, name),
-				   cJSON_GetObjectItemCaseSensitive(orig, name), 1)) {
+		if (!json_same(cJSON_GetObjectItemCaseSensitive(doc, name),
+			       cJSON_GetObjectItemCaseSensitive(orig, name))) {
 			snprintf(err, errsz, "read-only field: %s", name);
 			return CB_ERR_INVAL;
 		}
@@ -128,6 +151,7 @@ static cb_status node_from_patched(const cJSON *doc, const cJSON *orig, const cb
 			  : parent && strlen(parent->valuestring) > CB_PATH_MAX ? "parent too long"
 			  : mime && !cJSON_IsString(mime)                   ? "mime must be a string"
 			  : mime && strlen(mime->valuestring) > CB_MIME_MAX ? "mime too long"
+			  : mime && !printable(mime->valuestring)           ? "mime must be printable ASCII"
 			  : tags && !cJSON_IsArray(tags)                    ? "tags must be an array of strings"
 									    : NULL;
 	if (why) {

@@ -3823,7 +3823,7 @@ static void test_grant_adder(void **state)
 	assert_string_equal(aseen_adder(&s, f->bob), f->alice);
 	assert_string_equal(aseen_adder(&s, f->carol), f->bob);
 	assert_string_equal(aseen_adder(&s, f->dave), "");
-	assert_string_equal(aseen_adder(&s, CB_ANYONE), "");
+	assert_string_equal(aseen_adder(&s, CB_ANYONE), f->bob);
 	assert_string_equal(s.users[3], CB_ANYONE);
 	assert_int_equal(s.roles[3], CB_ROLE_READER);
 
