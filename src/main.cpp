@@ -14,6 +14,7 @@
 #include "cubby/config.h"
 #include "cubby/log.h"
 #include "cubby/file_events.h"
+#include "cubby/files_rest.h"
 #include "cubby/net.h"
 #include "cubby/resumable.h"
 #include "cubby/store.h"
@@ -27,7 +28,8 @@ static const cb_endpoint *const endpoint_tables[] = {
 	account_endpoints,
 	ws_api_endpoints,
 	ws_upload_endpoints,
-	resumable_endpoints,
+	resumable_endpoints, /* before files_rest: DELETE /files/<id>/upload */
+	files_rest_endpoints,
 	file_events_endpoints,
 	NULL,
 };
