@@ -2087,6 +2087,24 @@ static void expect_relayed(t_ws *w, const unsigned char *p, size_t n)
 		fail_msg("watcher: want the %zu relayed bytes as one binary message, got %s", n, d);
 }
 
+/* A stored upload is a content change: its watchers get the revision
+ * event (docs/files-api.md), a text message, between the streams. */
+static void expect_revision_event(t_ws *w, const char *id)
+{
+	msg m;
+	char d[400];
+	recv_msg(w, &m, T_TIMEOUT_MS);
+	describe(&m, d, sizeof(d));
+	cJSON *j = m.op == 1 ? cJSON_ParseWithLength((const char *)m.data, m.len) : NULL;
+	bool ok = j && !strcmp(t_json_str(j, "operation"), "created") &&
+		  !strcmp(t_json_str(j, "kind"), "Core#Revision") &&
+		  !strcmp(t_json_str(j, "parent"), id);
+	cJSON_Delete(j);
+	free(m.data);
+	if (!ok)
+		fail_msg("watcher: want the revision's created event, got %s", d);
+}
+
 static void test_stream(void **state)
 {
 	t_server *s = t_start(state, NULL);
@@ -2131,6 +2149,8 @@ static void test_stream(void **state)
 	expect_complete(&u, usize, UPLOAD_COMPLETE);
 	expect_stored(s, up, usize);
 	assert_int_equal(blob_count(s), blobs0 + 1);
+	expect_revision_event(&w1, id);
+	expect_revision_event(&w2, id);
 
 	/* a completed chain does not stop a stream; a size ends it */
 	ru_open_stream(s, auth, id, "0", &u);
@@ -2412,6 +2432,122 @@ static void test_heartbeats(void **state)
 	t_passed(state);
 }
 
+/* ---- grants (spec 3's PATCH /files/<key>/users) ---- */
+
+/* A reader of the project may not upload into it (1001, as for no access,
+ * both for an upload and a stream) nor destroy its chain (403, the chain
+ * kept); a writer may upload and destroy; a stranger is 404; a reader
+ * watches a live stream. */
+static void test_reader_and_writer(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char ann[T_AUTH_MAX], bob[T_AUTH_MAX], cat[T_AUTH_MAX], dan[T_AUTH_MAX];
+	char bob_id[T_ID_MAX], cat_id[T_ID_MAX], id[ID_MAX], path[256];
+	t_add_user(s, "ann", "secret pass", ann);
+	t_add_user(s, "bob", "secret pass", bob);
+	t_add_user(s, "cat", "secret pass", cat);
+	t_add_user(s, "dan", "secret pass", dan);
+	t_user_id(s, bob, bob_id);
+	t_user_id(s, cat, cat_id);
+	new_project(s, ann, "shared-upload", id);
+	t_file_grant(s, ann, id, bob_id, "reader");
+	t_file_grant(s, ann, id, cat_id, "writer");
+
+	/* a chain of ann's, interrupted */
+	t_ws ws;
+	begin(s, ann, id, "a.bin", 1000, &ws);
+	leave(&ws, LEAVE_FIN);
+
+	/* bob reads but may not write */
+	ru_open(s, bob, id, &ws);
+	expect_refused(&ws, 1001, NO_ACCESS);
+	ru_open_stream(s, bob, id, "false", &ws);
+	expect_refused(&ws, 1001, NO_ACCESS);
+	expect_delete_error(s, bob, id, 403, "you may not change this file");
+	t_http_response r;
+	delete_chain(s, bob, "/file", id, &r);
+	t_assert_error(&r, 403, "you may not change this file");
+	expect_delete_error(s, dan, id, 404, "file not found");
+	/* the chain is as it was: the writer resumes it */
+	ru_open(s, cat, id, &ws);
+	expect_resume(&ws, "a.bin", 1000, 0);
+	t_ws_close(&ws);
+
+	/* bob watches cat's live stream */
+	t_ws w;
+	snprintf(path, sizeof(path), "/files/%s?alt=media", id);
+	ws_open(s, path, bob, &w);
+	unsigned char *d = t_make_data(300, 41);
+	ru_open_stream(s, cat, id, "false", &ws);
+	expect_fresh(&ws, BUF_DEFAULT);
+	handshake(&ws, "live", 300, 0);
+	send_message(&ws, 0, d, 300);
+	expect_complete(&ws, 300, NULL);
+	expect_relayed(&w, d, 300);
+	t_ws_close(&w);
+
+	/* the writer may destroy the chain; then bob still may not upload */
+	destroy_chain(s, cat, id);
+	expect_delete_error(s, ann, id, 404, "no upload for this file");
+	ru_open(s, bob, id, &ws);
+	expect_refused(&ws, 1001, NO_ACCESS);
+	/* bob made writer: his upload is fresh */
+	t_file_grant(s, ann, id, bob_id, "writer");
+	ru_open(s, bob, id, &ws);
+	expect_fresh(&ws, BUF_DEFAULT);
+	t_ws_close(&ws);
+	free(d);
+	t_passed(state);
+}
+
+/* A spec 3 node made over REST (not a project) takes a resumable upload,
+ * and the upload completing is a revision the media socket announces. */
+static void test_rest_node_upload(void **state)
+{
+	t_server *s = t_start(state, NULL);
+	char ann[T_AUTH_MAX], key[T_ID_MAX], path[256];
+	t_add_user(s, "ann", "secret pass", ann);
+	t_file_create(s, ann, "{\"name\":\"via-rest.bin\"}", key);
+	t_ws w, ws;
+	snprintf(path, sizeof(path), "/files/%s?alt=media", key);
+	ws_open(s, path, ann, &w);
+	const int64_t size = 5000;
+	unsigned char *d = t_make_data(size, 42);
+	begin(s, ann, key, "via-rest.bin", size, &ws);
+	send_range(&ws, d, 0, size, 32767);
+	expect_complete(&ws, size, UPLOAD_COMPLETE);
+	expect_stored(s, d, size);
+	/* the revision event: created, kind Core#Revision, parent the key */
+	msg m;
+	recv_msg(&w, &m, T_TIMEOUT_MS);
+	cJSON *e = m.op == 1 ? cJSON_Parse(m.data) : NULL;
+	const char *op = t_json_str(e, "operation"), *kind = t_json_str(e, "kind");
+	const char *parent = t_json_str(e, "parent");
+	bool ok = op && !strcmp(op, "created") && kind && !strcmp(kind, "Core#Revision") && parent &&
+		  !strcmp(parent, key);
+	char desc[400];
+	describe(&m, desc, sizeof(desc));
+	free(m.data);
+	cJSON_Delete(e);
+	if (!ok)
+		fail_msg("the media socket after the upload: want a created Core#Revision event of %s, "
+			 "got %s", key, desc);
+	t_ws_close(&w);
+	/* and GET ?alt=media answers the bytes */
+	t_http_response r;
+	snprintf(path, sizeof(path), "/files/%s?alt=media", key);
+	if (t_http(s->http_port, "GET", path, ann, NULL, 0, &r))
+		fail_msg("GET %s: no answer", path);
+	bool same = r.status == 200 && r.body_len == (size_t)size && !memcmp(r.body, d, size);
+	int status = r.status;
+	t_http_free(&r);
+	if (!same)
+		fail_msg("GET %s: %d, want 200 with the %lld bytes uploaded", path, status,
+			 (long long)size);
+	free(d);
+	t_passed(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2449,6 +2585,8 @@ int main(void)
 		T_TEST(test_unknown_size_resumes),
 		T_TEST(test_heartbeats),
 		T_TEST(test_over_4gib),
+		T_TEST(test_reader_and_writer),
+		T_TEST(test_rest_node_upload),
 	};
 	return cmocka_run_group_tests_name("resumable", tests, NULL, NULL);
 }
