@@ -5,8 +5,9 @@
 #   make check      dependencies, every test (unit, and integration against
 #                   the real cubbyd), then all again under AddressSanitizer
 #                   and UndefinedBehaviorSanitizer
-#   make bench      throughput scenarios against a fresh cubbyd (BENCH_QUICK=1:
-#                   a smaller file), each beside a reference from the same run
+#   make bench      throughput and event fan-out scenarios against a fresh
+#                   cubbyd (BENCH_QUICK=1: smaller), each beside a reference
+#                   from the same run
 #   make install    PREFIX=/usr/local DESTDIR= : stripped binary, config, docs
 #   make clean
 #

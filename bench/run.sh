@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh: the scenarios of `make bench`, each against a fresh cubbyd
 # on a temporary data directory, each figure beside a reference measured
-# in the same run on the same bytes. BENCH_QUICK=1 uses a smaller file.
+# in the same run on the same bytes. BENCH_QUICK=1 uses a smaller file and
+# fewer sockets.
 #
 #   md5sum of the file                  the reference of /upload (MD5 bound)
 #   spec 1 /upload of the file
@@ -10,14 +11,25 @@
 #   spec 2 /ws/Upload of the file
 #   spec 2 /ws/Upload, 100 uploads of a hundredth of the file at once, and
 #     cubbyd's peak RSS (VmHWM) after each /ws/Upload scenario
+#   PATCH /files/<key>, sent to answered  the reference of the fan-out
+#   spec 3 fan-out: 1,000 users, each with a /files event socket and read
+#     access to one node; 100 patches of the node, each from its sending
+#     and from its answer to the last socket's `patch` event; cubbyd's
+#     VmRSS and VmHWM before the sockets open (the reference) and with
+#     them open. BENCH_QUICK=1: 100 users, 20 patches
 #
 #   sh bench/run.sh BUILD_DIR
 set -eu
 build=$1
-size_mb=1024
-[ "${BENCH_QUICK:-0}" = 1 ] && size_mb=128
+size_mb=1024 subs=1000 patches=100
+[ "${BENCH_QUICK:-0}" = 1 ] && size_mb=128 subs=100 patches=20
+# One descriptor per fan-out socket on each side, and cubbyd's own files.
+nofile=$(ulimit -n)
+[ "$nofile" = unlimited ] || [ "$nofile" -ge 4096 ] || ulimit -n 4096 2>/dev/null ||
+	echo "bench: ulimit -n is $nofile and cannot be raised; the fan-out may run out of files" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/cubby-bench-XXXXXX")
 pid=
+conf_extra= # more config lines for the next start_cubbyd
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$work"
@@ -66,6 +78,7 @@ http_port = $port
 line_port = 0
 max_upload_size = 64G
 log_level = info
+$conf_extra
 CONF
 	"$build/cubbyd" -c "$work/cubby.conf" 2>"$work/cubbyd.log" &
 	pid=$!
@@ -75,7 +88,8 @@ CONF
 		kill -0 "$pid" 2>/dev/null && [ $i -le 100 ] || { pid=; return 1; }
 		sleep 0.1
 	done
-	auth="Authorization: Basic $(printf 'admin:%s' "$(cat "$work/data/initial-password")" | base64 -w0)
+	password=$(cat "$work/data/initial-password")
+	auth="Authorization: Basic $(printf 'admin:%s' "$password" | base64 -w0)
 "
 }
 
@@ -129,6 +143,15 @@ find "$work/data/blobs" -type f -size "${slice}c" -exec md5sum {} + | cut -d' ' 
 	cmp -s - "$work/slices.md5" || { echo "bench: the 100 /ws/Upload blobs differ from the slices" >&2; exit 1; }
 stop_cubbyd
 
+# The fan-out: a user per socket (PBKDF2 at its floor, so that making
+# them is quick), connections for all of them and the admin.
+conf_extra="max_connections = $((subs + 100))
+pbkdf2_iterations = 1000"
+start_cubbyd
+conf_extra=
+out=$(client "$build/bench/fanout" "$port" "$password" "$pid" "$subs" "$subs" "$patches")
+stop_cubbyd
+
 printf '%-44s %10s %10s\n' "scenario ($size_mb MiB)" "MB/s" "ratio"
 printf '%-44s %10s %10s\n' "md5sum (the MD5 limit)" "$(mbps "$t_md5")" "1.00"
 printf '%-44s %10s %10s\n' "spec 1 /upload, 64 KiB blobs" "$(mbps "$t_up")" \
@@ -139,3 +162,12 @@ printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 32767-byte messages" "$(mbps "$t_
 printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 100 x $(calc %.2f "$size_mb / 100") MiB at once" "$mb100" \
 	"$(calc %.2f "$mb100 / $(mbps "$t_dd")")"
 echo "cubbyd peak RSS (VmHWM): $rss1 MiB after 1 /ws/Upload, $rss100 MiB after 100 at once"
+
+set -- $out
+printf '%-44s %10s %10s %10s\n' "spec 3 /files fan-out, $subs users, $patches patches" "p50 ms" "p99 ms" "max ms"
+printf '%-44s %10s %10s %10s\n' "PATCH round trip, no socket (the reference)" "$1" "$2" "$3"
+printf '%-44s %10s %10s %10s\n' "PATCH round trip, $subs /files sockets" "$4" "$5" "$6"
+printf '%-44s %10s %10s %10s\n' "PATCH sent to the last patch event" "$7" "$8" "$9"
+printf '%-44s %10s %10s %10s\n' "PATCH answer to the last patch event" "${10}" "${11}" "${12}"
+echo "cubbyd VmRSS/VmHWM: ${13}/${14} MiB before the $subs sockets, ${15}/${16} MiB with them open" \
+	"($(calc %.1f "(${15} - ${13}) * 1024 / $subs") KiB each), ${17}/${18} MiB after the patches"
