@@ -76,3 +76,12 @@ void t_assert_error(t_http_response *r, int code, const char *message)
 	if (rc)
 		fail_msg("%s", why);
 }
+
+void t_assert_error_prefix(t_http_response *r, int code, const char *prefix)
+{
+	char why[1024];
+	int rc = t_check_error_prefix(r, code, prefix, why, sizeof(why));
+	t_http_free(r);
+	if (rc)
+		fail_msg("%s", why);
+}

@@ -317,8 +317,9 @@ const char *t_json_str(const cJSON *j, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* What is wrong with j as the error body of code/message, or NULL. */
-static const char *error_body_mismatch(const cJSON *j, int code, const char *message)
+/* What is wrong with j as the error body of code/message (a message
+ * that starts with it when prefix), or NULL. */
+static const char *error_body_mismatch(const cJSON *j, int code, const char *message, bool prefix)
 {
 	if (!cJSON_IsObject(j))
 		return "the body is not a JSON object";
@@ -330,12 +331,14 @@ static const char *error_body_mismatch(const cJSON *j, int code, const char *mes
 	if (!cJSON_IsNumber(c) || c->valuedouble != code)
 		return "\"code\" is not the status";
 	const char *m = t_json_str(j, "message");
-	if (!m || strcmp(m, message))
+	if (!m || (prefix ? strncmp(m, message, strlen(message)) : strcmp(m, message)))
 		return "\"message\" differs";
 	return NULL;
 }
 
-int t_check_error(const t_http_response *r, int code, const char *message, char *why, size_t n)
+/* t_check_error(), or with prefix a message that starts with message. */
+static int check_error(const t_http_response *r, int code, const char *message, bool prefix,
+		       char *why, size_t n)
 {
 	char type[128];
 	const char *bad = NULL;
@@ -346,12 +349,23 @@ int t_check_error(const t_http_response *r, int code, const char *message, char 
 		 strncasecmp(type, "application/json", 16))
 		bad = "Content-Type is not application/json";
 	else
-		bad = error_body_mismatch(j = t_http_json(r), code, message);
+		bad = error_body_mismatch(j = t_http_json(r), code, message, prefix);
 	cJSON_Delete(j);
 	if (!bad)
 		return 0;
-	snprintf(why, n, "%s: want %d {\"error\":true,\"code\":%d,\"message\":\"%s\"}, got %d %.*s",
-		 bad, code, code, message, r->status, (int)(r->body_len > 600 ? 600 : r->body_len),
-		 r->body ? r->body : "");
+	snprintf(why, n, "%s: want %d {\"error\":true,\"code\":%d,\"message\":\"%s%s\"}, got %d %.*s",
+		 bad, code, code, message, prefix ? "..." : "", r->status,
+		 (int)(r->body_len > 600 ? 600 : r->body_len), r->body ? r->body : "");
 	return -1;
+}
+
+int t_check_error(const t_http_response *r, int code, const char *message, char *why, size_t n)
+{
+	return check_error(r, code, message, false, why, n);
+}
+
+int t_check_error_prefix(const t_http_response *r, int code, const char *prefix, char *why,
+			 size_t n)
+{
+	return check_error(r, code, prefix, true, why, n);
 }

@@ -158,6 +158,12 @@ int t_check_error(const t_http_response *r, int code, const char *message, char 
 /* Fails the (cmocka) test unless t_check_error() passes, with its why;
  * frees r either way. */
 void t_assert_error(t_http_response *r, int code, const char *message);
+/* t_check_error() of a message that starts with prefix (the tables that
+ * give only the start of a message, "invalid patch: ..."). */
+int t_check_error_prefix(const t_http_response *r, int code, const char *prefix, char *why,
+			 size_t n);
+/* t_assert_error() of a message that starts with prefix. */
+void t_assert_error_prefix(t_http_response *r, int code, const char *prefix);
 /* The string member key of j, or NULL. */
 const char *t_json_str(const cJSON *j, const char *key);
 
@@ -207,6 +213,28 @@ void t_login_token(const t_server *s, const char *user, const char *pass, char *
  * credentials, 201) and logs it in: the bearer header of that session
  * into auth (T_AUTH_MAX bytes). */
 void t_add_user(const t_server *s, const char *user, const char *pass, char *auth);
+
+/* ---- the files REST API, spec 3 (these fail the cmocka test when the
+ * server answers otherwise) ---- */
+
+#define T_ID_MAX 64 /* a user id or a node key, NUL included */
+
+/* GET /api/me with auth (an "Authorization: ...\r\n" header): the user's
+ * id into id (T_ID_MAX bytes). */
+void t_user_id(const t_server *s, const char *auth, char *id);
+/* method path with auth (may be NULL) and json as the body (with
+ * Content-Type: application/json; may be NULL); the status must be want.
+ * The parsed answer, NULL when it has no body (caller cJSON_Delete()s). */
+cJSON *t_api(const t_server *s, const char *method, const char *path, const char *auth,
+	     const char *json, int want);
+/* POST /files json as auth, 201 required: the new node's key into key
+ * (T_ID_MAX bytes). */
+void t_file_create(const t_server *s, const char *auth, const char *json, char *key);
+/* PATCH /files/<key>/users as auth with one operation: add role
+ * ("reader", "commenter", "writer") for user_id ("anyone": the public
+ * grant), or remove it when role is NULL; 200 required. */
+void t_file_grant(const t_server *s, const char *auth, const char *key, const char *user_id,
+		  const char *role);
 
 /* ---- test data and the data directory (these fail the cmocka test when
  * the directory cannot be read) ---- */
