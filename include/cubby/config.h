@@ -48,6 +48,7 @@ struct cb_config {
 	uint64_t thumbnail_max;      /* largest thumbnail, bytes */
 	uint64_t upload_buffer_size; /* spec 2 BufferSize: data bytes per message */
 	int64_t heartbeat_s;         /* seconds between spec 2 heartbeats */
+	uint64_t line_chunk;         /* spec 4: bytes in one put/get chunk */
 	int64_t idle_timeout;        /* seconds a WebSocket/TCP client may be silent */
 	int64_t http_timeout;        /* seconds for one HTTP request */
 	uint64_t meta_max_size;      /* LMDB map size, bytes */

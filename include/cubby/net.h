@@ -188,6 +188,11 @@ int conn_send_json(cb_conn *c, const cJSON *j);
 void conn_close(cb_conn *c, int code, const char *reason);
 /* on_writable once the queue is out and the socket takes more. */
 void conn_want_writable(cb_conn *c);
+/* CB_RAW: stops (true) or restarts reading from the client, so that a
+ * client sending requests faster than it takes the answers is slowed down
+ * by TCP rather than grow the queue; stop taking lines when the queue is
+ * long and restart from on_writable. */
+void conn_pause_input(cb_conn *c, bool pause);
 /* on_timer in ms milliseconds (again: re-armed; a negative ms cancels). */
 void conn_timer(cb_conn *c, int64_t ms);
 
@@ -208,6 +213,10 @@ int msg_add(cb_message *m, const void *piece, size_t len, unsigned flags, size_t
 /* Forgets the message, ready for the next (a large buffer is freed). */
 void msg_reset(cb_message *m);
 void msg_free(cb_message *m);
+
+/* A JSON number that is a whole number in [0, 2^53) (which an int64 and a
+ * double both hold exactly), or -1. */
+int64_t json_whole_number(const cJSON *v);
 
 /* ---- HTTP answers (CB_HTTP) ---- */
 

@@ -73,6 +73,7 @@ static const key_def top_keys[] = {
 	KEY(cb_config, "thumbnail_max", T_SIZE, uint64_t, thumbnail_max, 0, 64ull << 20),
 	KEY(cb_config, "upload_buffer_size", T_SIZE, uint64_t, upload_buffer_size, 1 << 10, 32767),
 	KEY(cb_config, "heartbeat_s", T_DUR, int64_t, heartbeat_s, 1, 3600),
+	KEY(cb_config, "line_chunk", T_SIZE, uint64_t, line_chunk, 1 << 10, 3 << 20),
 	KEY(cb_config, "idle_timeout", T_DUR, int64_t, idle_timeout, 1, DUR_MAX),
 	KEY(cb_config, "http_timeout", T_DUR, int64_t, http_timeout, 1, DUR_MAX),
 	KEY(cb_config, "meta_max_size", T_SIZE, uint64_t, meta_max_size, 1 << 20, 0),
@@ -429,6 +430,7 @@ void config_defaults(cb_config *cfg)
 	cfg->thumbnail_max = 256 << 10;
 	cfg->upload_buffer_size = 32767;
 	cfg->heartbeat_s = 5;
+	cfg->line_chunk = 48 << 10;
 	cfg->idle_timeout = 300;
 	cfg->http_timeout = 30;
 	cfg->meta_max_size = 256 << 20;

@@ -274,6 +274,11 @@ void conn_want_writable(cb_conn *c)
 	lws_callback_on_writable(c->wsi);
 }
 
+void conn_pause_input(cb_conn *c, bool pause)
+{
+	lws_rx_flow_control(c->wsi, pause ? 0 : 1);
+}
+
 static void timer_due(lws_sorted_usec_list_t *sul)
 {
 	cb_conn *c = lws_container_of(sul, cb_conn, timer);

@@ -1,6 +1,7 @@
 /* message.cpp: puts a WebSocket text message together from the pieces
  * libwebsockets delivers (at most rx_buffer_size bytes each), within a
- * size limit, for the modules that read whole JSON messages. */
+ * size limit, for the modules that read whole JSON messages; and reads
+ * the whole numbers (sizes, offsets, counts) of such messages. */
 #include <stdlib.h>
 #include <string.h>
 #include "cubby/net.h"
@@ -48,4 +49,13 @@ void msg_free(cb_message *m)
 {
 	free(m->data);
 	memset(m, 0, sizeof(*m));
+}
+
+int64_t json_whole_number(const cJSON *v)
+{
+	const double exact_max = 9007199254740992.0; /* 2^53 */
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double d = v->valuedouble;
+	return d >= 0 && d < exact_max && d == (double)(int64_t)d ? (int64_t)d : -1;
 }

@@ -212,12 +212,6 @@ static bool whole_double(double d)
 	return d >= 0 && d < EXACT_MAX && d == (double)(int64_t)d;
 }
 
-/* A JSON number that is a whole number in [0, 2^53), or -1. */
-static int64_t whole_number(const cJSON *v)
-{
-	return cJSON_IsNumber(v) && whole_double(v->valuedouble) ? (int64_t)v->valuedouble : -1;
-}
-
 /* Initialises the upload the answer asks for: reopens the chain or
  * starts it (storing), or starts relaying (stream). */
 static int initialise(rs_conn *r, int64_t offset, int64_t size, const char *name)
@@ -281,8 +275,8 @@ static int on_answer(rs_conn *r, const char *text, size_t len)
 	cJSON *j = cJSON_ParseWithLength(text, len);
 	const cJSON *total = cJSON_GetObjectItemCaseSensitive(j, "TotalFileSize");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "FileName");
-	int64_t offset = whole_number(cJSON_GetObjectItemCaseSensitive(j, "CurrentFileOffset"));
-	int64_t size = (!total || cJSON_IsNull(total)) ? CB_SIZE_UNKNOWN : whole_number(total);
+	int64_t offset = json_whole_number(cJSON_GetObjectItemCaseSensitive(j, "CurrentFileOffset"));
+	int64_t size = (!total || cJSON_IsNull(total)) ? CB_SIZE_UNKNOWN : json_whole_number(total);
 	int rc;
 	if (!cJSON_IsObject(j) || offset < 0 || (total && !cJSON_IsNull(total) && size < 0) ||
 	    (name && !cJSON_IsString(name) && !cJSON_IsNull(name)))

@@ -129,6 +129,7 @@ static const struct {
 	{"thumbnail_max", "0"},
 	{"upload_buffer_size", "1K"},
 	{"heartbeat_s", "1"},
+	{"line_chunk", "1K"},
 	{"idle_timeout", "1"},
 	{"http_timeout", "1"},
 	{"meta_max_size", "1G"},
@@ -166,6 +167,7 @@ static void test_defaults(void **)
 	assert_int_equal(cfg.max_connections, 1000);
 	assert_int_equal(cfg.upload_buffer_size, 32767);
 	assert_int_equal(cfg.heartbeat_s, 5);
+	assert_int_equal(cfg.line_chunk, 48 << 10);
 	assert_int_equal(cfg.idle_timeout, 300);
 	assert_int_equal(cfg.http_timeout, 30);
 	assert_int_equal(cfg.meta_max_size, 256 << 20);
@@ -288,6 +290,8 @@ static void test_sizes(void **)
 	check_set_error("max_upload_size", "0", "key 'max_upload_size': must be at least 1");
 	check_set_error("checkpoint_bytes", "65535", "key 'checkpoint_bytes': must be at least 64K");
 	check_set_error("meta_max_size", "1023K", "key 'meta_max_size': must be at least 1M");
+	check_set_error("line_chunk", "1023", "key 'line_chunk': must be between 1K and 3M");
+	check_set_error("line_chunk", "3145729", "key 'line_chunk': must be between 1K and 3M");
 	config_defaults(&cfg);
 	set_ok("checkpoint_bytes", "64K");
 	assert_int_equal(cfg.checkpoint_bytes, 65536);

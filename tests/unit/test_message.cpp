@@ -1,7 +1,8 @@
 /* test_message.cpp: assembling WebSocket text messages from the pieces
  * on_receive gets (cb_message in include/cubby/net.h): one piece, several,
  * an empty message, the size limit (over it in several pieces, exactly at
- * it, the next message fine again) and the buffer a reset frees. */
+ * it, the next message fine again) and the buffer a reset frees; and
+ * json_whole_number(), which reads sizes, offsets and counts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -252,6 +253,40 @@ static void test_reset(void **state)
 	free(text);
 }
 
+/* Whole numbers from 0 to 2^53 - 1 are read exactly; anything else
+ * (negative, fractional, too large, not a number) is -1. */
+static void test_whole_number(void **)
+{
+	static const struct {
+		const char *json;
+		int64_t want;
+	} cases[] = {
+		{"0", 0},
+		{"1", 1},
+		{"49152", 49152},
+		{"4294967296", 4294967296LL},
+		{"1e3", 1000},
+		{"2.0", 2},
+		{"9007199254740991", 9007199254740991LL},
+		{"9007199254740992", -1},
+		{"1e300", -1},
+		{"-1", -1},
+		{"-0.5", -1},
+		{"1.5", -1},
+		{"\"12\"", -1},
+		{"true", -1},
+		{"null", -1},
+		{"[1]", -1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *j = cJSON_Parse(cases[i].json);
+		assert_non_null(j);
+		assert_int_equal(json_whole_number(j), cases[i].want);
+		cJSON_Delete(j);
+	}
+	assert_int_equal(json_whole_number(NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_over_limit_in_pieces),
 		cmocka_unit_test(test_exactly_at_limit),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_whole_number),
 	};
 	return cmocka_run_group_tests_name("message", tests, NULL, NULL);
 }
