@@ -15,6 +15,7 @@
 #include "cubby/log.h"
 #include "cubby/file_events.h"
 #include "cubby/files_rest.h"
+#include "cubby/line.h"
 #include "cubby/net.h"
 #include "cubby/resumable.h"
 #include "cubby/store.h"
@@ -31,6 +32,7 @@ static const cb_endpoint *const endpoint_tables[] = {
 	resumable_endpoints, /* before files_rest: DELETE /files/<id>/upload */
 	files_rest_endpoints,
 	file_events_endpoints,
+	line_endpoints,
 	NULL,
 };
 
