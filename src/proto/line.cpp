@@ -207,6 +207,17 @@ static size_t line_max(const cb_config *cfg)
 	return cfg->max_message_size > putdata ? cfg->max_message_size : putdata;
 }
 
+/* A bound on the longest answer to a well-formed command: a getdata of a
+ * full chunk, or a listdata of LIST_CHUNK names, each escaped at worst to twice
+ * its bytes. */
+static size_t answer_max(const cb_config *cfg)
+{
+	size_t name = 2 * LINE_FILE_MAX + 3;
+	size_t getdata = (cfg->line_chunk + 2) / 3 * 4 + name + 256;
+	size_t listdata = LIST_CHUNK * name + 256;
+	return getdata > listdata ? getdata : listdata;
+}
+
 static int too_long(cb_conn *c, size_t max)
 {
 	char error[64];
@@ -220,7 +231,7 @@ static int take_lines(cb_conn *c)
 {
 	line_conn *l = state_of(c);
 	const cb_config *cfg = conn_config(c);
-	size_t max = line_max(cfg), start = 0;
+	size_t max = line_max(cfg), start = 0, answer = answer_max(cfg);
 	int r = 0;
 	while (!l->closing && !r) {
 		char *nl = (char *)memchr(l->in + l->scanned, '\n', l->len - l->scanned);
@@ -228,7 +239,9 @@ static int take_lines(cb_conn *c)
 			l->scanned = l->len;
 			break;
 		}
-		if (conn_queued(c) > cfg->send_queue_max / 2) {
+		/* the next answer must fit behind what is queued */
+		size_t queued = conn_queued(c);
+		if (queued && queued + answer > cfg->send_queue_max) {
 			l->paused = true;
 			conn_pause_input(c, true);
 			conn_want_writable(c);

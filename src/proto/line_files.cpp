@@ -18,7 +18,6 @@
 #include "cubby/store.h"
 #include "line_internal.h"
 
-#define LIST_CHUNK 100 /* names per listdata (DESIGN §7) */
 
 static line_conn *state_of(cb_conn *c)
 {
@@ -101,15 +100,26 @@ int line_status(cb_conn *c, const cJSON *)
 static void list_end(line_conn *l)
 {
 	free(l->names);
+	free(l->order);
 	l->names = NULL;
-	l->names_len = l->names_cap = l->names_pos = 0;
+	l->order = NULL;
+	l->names_len = l->names_cap = 0;
+	l->order_pos = 0;
 	l->listing = false;
 }
+
+/* What add_name fills: the connection's names, and whether memory ran
+ * out (which stops the listing). */
+struct name_taker {
+	line_conn *l;
+	bool no_memory;
+};
 
 /* Appends "folder/name" (or "name") and its NUL to the names taken. */
 static int add_name(const cb_node *n, void *ctx)
 {
-	line_conn *l = (line_conn *)ctx;
+	name_taker *nt = (name_taker *)ctx;
+	line_conn *l = nt->l;
 	size_t plen = strlen(n->parent), nlen = strlen(n->name);
 	size_t need = plen + (plen ? 1 : 0) + nlen + 1;
 	if (l->names_len + need > l->names_cap) {
@@ -117,8 +127,10 @@ static int add_name(const cb_node *n, void *ctx)
 		while (cap < l->names_len + need)
 			cap *= 2;
 		char *names = (char *)realloc(l->names, cap);
-		if (!names)
+		if (!names) {
+			nt->no_memory = true;
 			return 1;
+		}
 		l->names = names;
 		l->names_cap = cap;
 	}
@@ -131,6 +143,34 @@ static int add_name(const cb_node *n, void *ctx)
 	l->names_len += need;
 	l->items++;
 	return 0;
+}
+
+/* "folder/name" before "folder/name" by folder, then by name, byte by
+ * byte: a folder's files come together, its subfolders' after them. */
+static int compare_paths(const void *pa, const void *pb)
+{
+	const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t fa = sa ? (size_t)(sa - a) : 0, fb = sb ? (size_t)(sb - b) : 0;
+	int r = memcmp(a, b, fa < fb ? fa : fb);
+	if (r)
+		return r;
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
+	return strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b);
+}
+
+/* The order listdata sends the names taken in; whether there was memory. */
+static bool sort_names(line_conn *l)
+{
+	l->order = (const char **)malloc((l->items ? l->items : 1) * sizeof(*l->order));
+	if (!l->order)
+		return false;
+	const char *p = l->names;
+	for (uint64_t i = 0; i < l->items; i++, p += strlen(p) + 1)
+		l->order[i] = p;
+	qsort(l->order, l->items, sizeof(*l->order), compare_paths);
+	return true;
 }
 
 static int list_answer(cb_conn *c, bool accept, const char *error)
@@ -150,8 +190,9 @@ int line_list(cb_conn *c, const cJSON *)
 	line_conn *l = state_of(c);
 	list_end(l);
 	l->items = 0;
-	cb_status s = store_list_owned(conn_store(c), user_id(c), "file", 0, add_name, l);
-	if (!s && l->names_len < l->items) /* add_name stopped: no memory */
+	name_taker nt = {l, false};
+	cb_status s = store_list_owned(conn_store(c), user_id(c), "file", 0, add_name, &nt);
+	if (!s && (nt.no_memory || !sort_names(l)))
 		s = CB_ERR_NOMEM;
 	if (s) {
 		list_end(l);
@@ -196,11 +237,8 @@ int line_listdata(cb_conn *c, const cJSON *j)
 		return listdata_answer(c, 0, NULL, error);
 	}
 	cJSON *names = cJSON_CreateArray();
-	for (int i = 0; i < LIST_CHUNK && l->names_pos < l->names_len; i++) {
-		const char *name = l->names + l->names_pos;
-		cJSON_AddItemToArray(names, cJSON_CreateString(name));
-		l->names_pos += strlen(name) + 1;
-	}
+	for (int i = 0; i < LIST_CHUNK && l->order_pos < l->items; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(l->order[l->order_pos++]));
 	uint64_t remaining = remaining_after((uint64_t)k, l->list_chunks);
 	l->list_next++;
 	if (!remaining)
@@ -416,10 +454,11 @@ int line_putdata(cb_conn *c, const cJSON *j)
 		snprintf(buf, sizeof(buf), "no put in progress for %s", quoted);
 		return putdata_answer(c, file, 0, buf);
 	}
+	uint64_t before = l->received; /* a refusal reports the bytes before it */
 	const char *error = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "cancel"))
 				    ? "cancelled by the client"
 				    : put_chunk(c, j, buf, sizeof(buf));
-	uint64_t received = l->received;
+	uint64_t received = error ? before : l->received;
 	if (error)
 		put_end(l);
 	return putdata_answer(c, file, received, error ? error : "");

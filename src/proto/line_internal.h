@@ -9,6 +9,7 @@
 #include "cubby/net.h"
 
 #define LINE_FILE_MAX (CB_PATH_MAX + 1 + CB_NAME_MAX) /* "folder/name" */
+#define LIST_CHUNK 100 /* names per listdata (DESIGN §7) */
 
 /* A transfer of one file in chunks (put or get): which, and how far. */
 struct line_transfer {
@@ -36,12 +37,14 @@ struct line_conn {
 	line_transfer get;
 	int fd;           /* the get's content, opened at `get`; -1 none */
 
-	/* list: the names taken at `list`, NUL-separated; where the next
-	 * chunk starts in them */
+	/* list: the names taken at `list`, NUL-separated, and the order
+	 * they are sent in; the first of the next chunk */
 	bool listing;
 	uint64_t items, list_chunks, list_next;
 	char *names;
-	size_t names_len, names_cap, names_pos;
+	size_t names_len, names_cap;
+	const char **order;
+	uint64_t order_pos;
 };
 
 /* Queues j as one line (minimised, '\n') and frees it. 0, or -1 when the
