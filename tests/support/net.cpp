@@ -1,16 +1,19 @@
 /* net.cpp: the test clients' TCP layer (connect, send, receive, wait for
  * the peer to close, each bounded by a timeout), base64 and credential
- * headers, and the newline-delimited line-protocol client. */
+ * headers, and the newline-delimited line-protocol client (plain TCP or
+ * TLS) with the base64 decoding its tests need. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 
 #include "support.h"
 
@@ -184,7 +187,9 @@ const char *t_bearer_header(const char *token, char *buf, size_t n)
 
 int t_line_connect(t_line *l, int port)
 {
-	l->len = 0;
+	l->buf = NULL;
+	l->len = l->cap = 0;
+	l->ssl = l->ctx = NULL;
 	l->fd = t_connect(port);
 	if (l->fd < 0) {
 		fprintf(stderr, "t_line_connect: port %d: %s\n", port, strerror(errno));
@@ -193,56 +198,225 @@ int t_line_connect(t_line *l, int port)
 	return 0;
 }
 
-int t_line_send(t_line *l, const char *s)
+/* Waits (until deadline) for what OpenSSL said it needs after a call
+ * returned r; 1 to call again, else -1. */
+static int ssl_wait(t_line *l, int r, int64_t deadline)
 {
-	return t_send_all(l->fd, s, strlen(s));
-}
-
-/* Moves the first line of l->buf (if there is one) into out: 1 done,
- * 0 no whole line yet, -1 too long for out. */
-static int take_line(t_line *l, char *out, size_t n)
-{
-	char *nl = (char *)memchr(l->buf, '\n', l->len);
-	if (!nl)
-		return 0;
-	size_t len = (size_t)(nl - l->buf);
-	if (len >= n) {
-		fprintf(stderr, "t_line_recv: a line of %zu bytes\n", len);
+	int e = SSL_get_error((SSL *)l->ssl, r);
+	short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+	if (!ev || wait_fd(l->fd, ev, deadline) != 1)
 		return -1;
-	}
-	memcpy(out, l->buf, len);
-	out[len] = 0;
-	l->len -= len + 1;
-	memmove(l->buf, nl + 1, l->len);
 	return 1;
 }
 
-int t_line_recv(t_line *l, char *out, size_t n, int timeout_ms)
+int t_line_connect_tls(t_line *l, int port)
+{
+	if (t_line_connect(l, port))
+		return -1;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	l->ctx = ctx;
+	l->ssl = ssl;
+	if (!ssl || !SSL_set_fd(ssl, l->fd) || !SSL_set_tlsext_host_name(ssl, "localhost")) {
+		fprintf(stderr, "t_line_connect_tls: OpenSSL setup failed\n");
+		t_line_close(l);
+		return -1;
+	}
+	/* a retried SSL_write may then hand over a moved buffer */
+	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* a peer that closes without close_notify ends the stream (EOF), as
+	 * in OpenSSL 1.1, instead of being an SSL error */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+	int64_t deadline = t_now_ms() + T_TIMEOUT_MS;
+	for (int r; (r = SSL_connect(ssl)) != 1;) {
+		if (ssl_wait(l, r, deadline) < 0) {
+			fprintf(stderr, "t_line_connect_tls: no TLS handshake with port %d\n", port);
+			t_line_close(l);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int t_line_send_n(t_line *l, const void *p, size_t n)
+{
+	if (!l->ssl)
+		return t_send_all(l->fd, p, n);
+	const char *c = (const char *)p;
+	int64_t deadline = t_now_ms() + T_TIMEOUT_MS;
+	while (n) {
+		int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
+		int w = SSL_write((SSL *)l->ssl, c, chunk);
+		if (w > 0) {
+			c += w;
+			n -= (size_t)w;
+		} else if (ssl_wait(l, w, deadline) < 0) {
+			fprintf(stderr, "t_line_send: TLS write failed\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int t_line_send(t_line *l, const char *s)
+{
+	return t_line_send_n(l, s, strlen(s));
+}
+
+/* Reads what comes (until deadline) into p: bytes read, 0 EOF or reset,
+ * -1 timeout or error. */
+static ssize_t line_read(t_line *l, char *p, size_t n, int64_t deadline)
+{
+	if (!l->ssl) {
+		int64_t left = deadline - t_now_ms();
+		return t_recv_some(l->fd, p, n, left > 0 ? (int)left : 0);
+	}
+	for (;;) {
+		int r = SSL_read((SSL *)l->ssl, p, n > (1u << 30) ? 1 << 30 : (int)n);
+		if (r > 0)
+			return r;
+		int e = SSL_get_error((SSL *)l->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0))
+			return 0;
+		if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
+			return 0;
+		if (ssl_wait(l, r, deadline) < 0)
+			return -1;
+	}
+}
+
+/* The first line of l->buf, if there is one, as its length (the '\n'
+ * aside); -1 while no whole line is there. */
+static long first_line(const t_line *l)
+{
+	const char *nl = l->len ? (const char *)memchr(l->buf, '\n', l->len) : NULL;
+	return nl ? (long)(nl - l->buf) : -1;
+}
+
+/* Reads until l->buf holds a whole line: its length, or -2 EOF, -1
+ * timeout, error or a line over T_LINE_MAX. */
+static long fill_line(t_line *l, int timeout_ms)
 {
 	int64_t deadline = t_now_ms() + timeout_ms;
 	for (;;) {
-		int r = take_line(l, out, n);
-		if (r)
-			return r;
-		if (l->len == sizeof(l->buf)) {
+		long len = first_line(l);
+		if (len >= 0)
+			return len;
+		if (l->len >= T_LINE_MAX) {
 			fprintf(stderr, "t_line_recv: no newline in %zu bytes\n", l->len);
 			return -1;
 		}
-		int64_t left = deadline - t_now_ms();
-		ssize_t got = t_recv_some(l->fd, l->buf + l->len, sizeof(l->buf) - l->len,
-					  left > 0 ? (int)left : 0);
+		if (l->cap - l->len < 65536) {
+			size_t cap = l->cap ? 2 * l->cap : 131072;
+			char *b = (char *)realloc(l->buf, cap);
+			if (!b)
+				return -1;
+			l->buf = b;
+			l->cap = cap;
+		}
+		ssize_t got = line_read(l, l->buf + l->len, l->cap - l->len, deadline);
 		if (got == 0)
-			return 0;
+			return -2;
 		if (got < 0)
 			return -1;
 		l->len += (size_t)got;
 	}
 }
 
+/* Drops the first line (len bytes and its '\n') from l->buf. */
+static void drop_line(t_line *l, size_t len)
+{
+	l->len -= len + 1;
+	memmove(l->buf, l->buf + len + 1, l->len);
+}
+
+int t_line_recv(t_line *l, char *out, size_t n, int timeout_ms)
+{
+	long len = fill_line(l, timeout_ms);
+	if (len < 0)
+		return len == -2 ? 0 : -1;
+	if ((size_t)len >= n) {
+		fprintf(stderr, "t_line_recv: a line of %ld bytes\n", len);
+		return -1;
+	}
+	memcpy(out, l->buf, (size_t)len);
+	out[len] = 0;
+	drop_line(l, (size_t)len);
+	return 1;
+}
+
+int t_line_recv_alloc(t_line *l, char **line, int timeout_ms)
+{
+	*line = NULL;
+	long len = fill_line(l, timeout_ms);
+	if (len < 0)
+		return len == -2 ? 0 : -1;
+	char *p = (char *)malloc((size_t)len + 1);
+	if (!p)
+		return -1;
+	memcpy(p, l->buf, (size_t)len);
+	p[len] = 0;
+	drop_line(l, (size_t)len);
+	*line = p;
+	return 1;
+}
+
 void t_line_close(t_line *l)
 {
+	if (l->ssl)
+		SSL_free((SSL *)l->ssl);
+	if (l->ctx)
+		SSL_CTX_free((SSL_CTX *)l->ctx);
 	if (l->fd >= 0)
 		close(l->fd);
+	free(l->buf);
+	l->ssl = l->ctx = NULL;
+	l->buf = NULL;
 	l->fd = -1;
-	l->len = 0;
+	l->len = l->cap = 0;
+}
+
+/* ---- base64 decoding ---- */
+
+/* By table, strict: the bench decodes whole files with it. */
+long t_unbase64(const char *s, size_t n, unsigned char *out, size_t outsz)
+{
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static unsigned char val[256]; /* 0x80: not in the alphabet */
+	if (!val[0]) {
+		memset(val, 0x80, sizeof(val));
+		for (int k = 0; k < 64; k++)
+			val[(unsigned char)abc[k]] = (unsigned char)k;
+	}
+	if (n % 4)
+		return -1;
+	size_t pad = n && s[n - 1] == '=' ? 1 + (s[n - 2] == '=') : 0;
+	if (n / 4 * 3 - pad > outsz)
+		return -1;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char *o = out;
+	unsigned bad = 0;
+	size_t whole = pad ? n - 4 : n;
+	for (size_t i = 0; i < whole; i += 4) {
+		unsigned a = val[u[i]], b = val[u[i + 1]], c = val[u[i + 2]], d = val[u[i + 3]];
+		bad |= a | b | c | d;
+		uint32_t v = a << 18 | b << 12 | c << 6 | d;
+		o[0] = (unsigned char)(v >> 16);
+		o[1] = (unsigned char)(v >> 8);
+		o[2] = (unsigned char)v;
+		o += 3;
+	}
+	if (pad) {
+		const unsigned char *t = u + n - 4;
+		unsigned a = val[t[0]], b = val[t[1]], c = pad == 2 ? 0 : val[t[2]];
+		bad |= a | b | c;
+		uint32_t v = a << 18 | b << 12 | c << 6;
+		*o++ = (unsigned char)(v >> 16);
+		if (pad == 1)
+			*o++ = (unsigned char)(v >> 8);
+	}
+	return bad & 0x80 ? -1 : (long)(o - out);
 }

@@ -261,18 +261,35 @@ int t_blobs_holding(const t_server *s, const unsigned char *data, size_t len);
  * written into buf when it is the disk; NULL when it can run. */
 const char *t_big_upload_skip(const t_server *s, uint64_t need_free, char *buf, size_t n);
 
-/* ---- the line protocol (raw TCP, newline-delimited) ---- */
+/* ---- the line protocol (raw TCP or TLS, newline-delimited) ---- */
+
+#define T_LINE_MAX (16u << 20) /* the longest line t_line_recv() takes */
 
 struct t_line {
 	int fd;
-	char buf[65536];
-	size_t len;
+	char *buf;  /* received, not yet taken (malloc'd, grows to T_LINE_MAX) */
+	size_t len, cap;
+	void *ssl;  /* OpenSSL's SSL * after t_line_connect_tls(), else NULL */
+	void *ctx;  /* its SSL_CTX * */
 };
 
 int t_line_connect(t_line *l, int port);
+/* The same over TLS (any certificate accepted); 0 once the handshake is
+ * done, else -1 (l closed). */
+int t_line_connect_tls(t_line *l, int port);
 int t_line_send(t_line *l, const char *s); /* sends s as is */
+int t_line_send_n(t_line *l, const void *p, size_t n);
 /* Next line without its '\n' (a '\r' before it is kept) into out,
  * NUL-terminated; 1 ok, 0 EOF, -1 timeout, or a line too long for out
- * or buf. */
+ * or T_LINE_MAX. */
 int t_line_recv(t_line *l, char *out, size_t n, int timeout_ms);
+/* Like t_line_recv() into a malloc'd *line (caller frees; NULL unless
+ * 1 is returned), for lines of any length up to T_LINE_MAX. */
+int t_line_recv_alloc(t_line *l, char **line, int timeout_ms);
+/* Closes and frees; also right after a failed connect. */
 void t_line_close(t_line *l);
+
+/* Decodes standard base64 with '=' padding (the length a multiple of 4);
+ * the number of bytes written to out, or -1 when s is not that or out is
+ * too small. */
+long t_unbase64(const char *s, size_t n, unsigned char *out, size_t outsz);
