@@ -382,19 +382,26 @@ int line_put(cb_conn *c, const cJSON *j)
 }
 
 /* The bytes standard base64 s (n characters, '=' padding) decodes to, or
- * -1 when it is not that. */
+ * -1 when it is not that. lws's decoder takes other alphabets too, so
+ * the characters are checked first: by table, a chunk is 64K of them. */
 static int64_t base64_length(const char *s, size_t n)
 {
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static unsigned char bad[256]; /* 1: not in the alphabet */
+	if (!bad[0]) {
+		memset(bad, 1, sizeof(bad));
+		for (const char *p = abc; *p; p++)
+			bad[(unsigned char)*p] = 0;
+	}
 	if (n % 4)
 		return -1;
-	size_t pad = n && s[n - 1] == '=' ? (n > 1 && s[n - 2] == '=' ? 2 : 1) : 0;
-	for (size_t i = 0; i < n - pad; i++) {
-		char ch = s[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= '0' && ch <= '9') || ch == '+' || ch == '/'))
-			return -1;
-	}
-	return (int64_t)(n / 4 * 3 - pad);
+	size_t pad = n && s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned any = 0;
+	for (size_t i = 0; i < n - pad; i++)
+		any |= bad[u[i]];
+	return any ? -1 : (int64_t)(n / 4 * 3 - pad);
 }
 
 /* Writes one putdata chunk; NULL, or the error (which ends the put). */
