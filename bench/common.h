@@ -1,7 +1,8 @@
 /* common.h: what the bench clients share: masked client frames built a
  * word at a time (so that the client costs little next to the server on
- * the same cores) and a blocking wait for one text message. Connections
- * and the WebSocket handshake are the test clients' (tests/support). */
+ * the same cores) and a blocking wait for one text message. Connections,
+ * the WebSocket handshake and base64 are the test clients'
+ * (tests/support). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -11,6 +11,10 @@
 #   spec 2 /ws/Upload of the file
 #   spec 2 /ws/Upload, 100 uploads of a hundredth of the file at once, and
 #     cubbyd's peak RSS (VmHWM) after each /ws/Upload scenario
+#   spec 2 /ws/Upload of a 256 MiB file    the reference of the line protocol
+#   protocol 4 put, then get, of that file on the line port, 48 KiB chunks,
+#     8 unanswered at a time, and cubbyd's VmHWM after them.
+#     BENCH_QUICK=1: 64 MiB
 #   PATCH /files/<key>, sent to answered  the reference of the fan-out
 #   spec 3 fan-out: 1,000 users, each with a /files event socket and read
 #     access to one node; 100 patches of the node, each from its sending
@@ -21,8 +25,8 @@
 #   sh bench/run.sh BUILD_DIR
 set -eu
 build=$1
-size_mb=1024 subs=1000 patches=100
-[ "${BENCH_QUICK:-0}" = 1 ] && size_mb=128 subs=100 patches=20
+size_mb=1024 line_mb=256 subs=1000 patches=100
+[ "${BENCH_QUICK:-0}" = 1 ] && size_mb=128 line_mb=64 subs=100 patches=20
 # One descriptor per fan-out socket on each side, and cubbyd's own files.
 nofile=$(ulimit -n)
 [ "$nofile" = unlimited ] || [ "$nofile" -ge 4096 ] || ulimit -n 4096 2>/dev/null ||
@@ -30,6 +34,7 @@ nofile=$(ulimit -n)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cubby-bench-XXXXXX")
 pid=
 conf_extra= # more config lines for the next start_cubbyd
+line_on=0   # 1: the next start_cubbyd opens the line port too, on $line_port
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$work"
@@ -60,10 +65,15 @@ stop_cubbyd() {
 # cubbyd's peak resident set (VmHWM) in MiB.
 peak_rss() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 
-# Starts cubbyd on a random port, again on another if that one is taken.
+# Starts cubbyd on a random port (and the line port on the next one when
+# line_on is 1), again on others if one is taken. The seed is the
+# nanoseconds: awk's srand() alone seeds with the second, which gave every
+# try within one second the same port.
 start_cubbyd() {
 	for try in 1 2 3 4 5; do
-		port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 40000) }')
+		port=$(awk -v seed="$(date +%N)" 'BEGIN { srand(seed); print 20000 + int(rand() * 40000) }')
+		line_port=0
+		[ "$line_on" = 1 ] && line_port=$((port + 1))
 		start_on_port && return 0
 	done
 	cat "$work/cubbyd.log"
@@ -75,7 +85,7 @@ start_on_port() {
 data_dir = $work/data
 bind = 127.0.0.1
 http_port = $port
-line_port = 0
+line_port = $line_port
 max_upload_size = 64G
 log_level = info
 $conf_extra
@@ -143,6 +153,29 @@ find "$work/data/blobs" -type f -size "${slice}c" -exec md5sum {} + | cut -d' ' 
 	cmp -s - "$work/slices.md5" || { echo "bench: the 100 /ws/Upload blobs differ from the slices" >&2; exit 1; }
 stop_cubbyd
 
+# The line protocol: a /ws/Upload of a line_mb MiB file (the first bytes
+# of the file), then on a fresh cubbyd with the line port on, a put and a
+# get of it over one connection; the client checks every chunk got
+# against the file.
+head -c "${line_mb}M" "$work/file" >"$work/file4"
+start_cubbyd
+sync
+out=$(client "$build/bench/upload_resumable" "$port" "$auth" "$work/file4" 1)
+mb_l2=${out#* }
+rss_l2=$(peak_rss)
+stop_cubbyd
+line_on=1
+start_cubbyd
+line_on=0
+sync
+out=$(client "$build/bench/line" "$line_port" admin "$password" "$work/file4")
+read -r _ mb_lput _ mb_lget <<OUT
+$out
+OUT
+rss_line=$(peak_rss)
+stop_cubbyd
+rm -f "$work/file4"
+
 # The fan-out: a user per socket (PBKDF2 at its floor, so that making
 # them is quick), connections for all of them and the admin.
 conf_extra="max_connections = $((subs + 100))
@@ -162,6 +195,14 @@ printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 32767-byte messages" "$(mbps "$t_
 printf '%-44s %10s %10s\n' "spec 2 /ws/Upload, 100 x $(calc %.2f "$size_mb / 100") MiB at once" "$mb100" \
 	"$(calc %.2f "$mb100 / $(mbps "$t_dd")")"
 echo "cubbyd peak RSS (VmHWM): $rss1 MiB after 1 /ws/Upload, $rss100 MiB after 100 at once"
+
+printf '%-44s %10s %10s\n' "protocol 4 line, $line_mb MiB, 1 connection" "MB/s" "ratio"
+printf '%-44s %10s %10s\n' "spec 2 /ws/Upload (the reference)" "$mb_l2" "1.00"
+printf '%-44s %10s %10s\n' "line put, 48 KiB chunks, 8 in flight" "$mb_lput" \
+	"$(calc %.2f "$mb_lput / $mb_l2")"
+printf '%-44s %10s %10s\n' "line get, 48 KiB chunks, 8 in flight" "$mb_lget" \
+	"$(calc %.2f "$mb_lget / $mb_l2")"
+echo "cubbyd peak RSS (VmHWM): $rss_l2 MiB after the /ws/Upload, $rss_line MiB after the line put and get"
 
 set -- $out
 printf '%-44s %10s %10s %10s\n' "spec 3 /files fan-out, $subs users, $patches patches" "p50 ms" "p99 ms" "max ms"
