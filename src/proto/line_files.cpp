@@ -629,9 +629,8 @@ int line_getdata(cb_conn *c, const cJSON *j)
 		return getdata_refusal(c, file, buf);
 	}
 	uint64_t off = (uint64_t)k * chunk_size(c);
-	size_t len = (size_t)(t->size > off ? t->size - off : 0);
-	if (len > chunk_size(c))
-		len = (size_t)chunk_size(c);
+	uint64_t left = t->size > off ? t->size - off : 0; /* clamped before size_t: 32-bit */
+	size_t len = (size_t)(left < chunk_size(c) ? left : chunk_size(c));
 	unsigned char *bytes = (unsigned char *)malloc(len ? len : 1);
 	cb_status s = !bytes ? CB_ERR_NOMEM
 		      : len && !read_chunk(l, bytes, len, off) ? CB_ERR_IO : CB_OK;
