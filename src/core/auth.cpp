@@ -434,10 +434,21 @@ static rate_entry *rate_find(const char *key)
 	return NULL;
 }
 
+/* The failures a key may have within the window. An address gets
+ * ADDR_FAILURES_FACTOR times a user's: many people may log in from one
+ * address (a NAS's LAN behind one router), and the per-user count
+ * already stops guessing at one account. */
+#define ADDR_FAILURES_FACTOR 10
+static unsigned rate_allowance(const cb_config *cfg, const char *key)
+{
+	unsigned n = cfg->login_max_failures;
+	return key[0] == 'a' ? n * ADDR_FAILURES_FACTOR : n;
+}
+
 static bool rate_limited(const cb_config *cfg, const char *key, int64_t now)
 {
 	const rate_entry *e = rate_find(key);
-	return e && rate_live(e, cfg, now) && e->failures >= cfg->login_max_failures;
+	return e && rate_live(e, cfg, now) && e->failures >= rate_allowance(cfg, key);
 }
 
 static void rate_fail(const cb_config *cfg, const char *key, int64_t now)
@@ -453,7 +464,7 @@ static void rate_fail(const cb_config *cfg, const char *key, int64_t now)
 				e = &c;
 				break;
 			}
-			if (c.failures < cfg->login_max_failures && (!e || c.start < e->start))
+			if (c.failures < rate_allowance(cfg, c.key) && (!e || c.start < e->start))
 				e = &c;
 		}
 		if (!e)
@@ -540,7 +551,11 @@ cb_status auth_verify(cb_store *st, const char *name, const char *pass,
 	bool match = equal_ct(got, want, sizeof(got));
 	explicit_bzero(got, sizeof(got));
 	if (known && match && passlen >= 1 && passlen <= CB_PASS_MAX) {
+		/* a right password clears its address too: the address's
+		 * earlier failures were typing, not guessing */
 		rate_clear(ukey);
+		if (by_addr)
+			rate_clear(akey);
 		*out = u;
 		return CB_OK;
 	}

@@ -982,7 +982,7 @@ static void test_login_cancel(void **state)
 }
 
 /* Failed logins over the line protocol and over POST /api/login count
- * together, per user and per address (login_max_failures = 2). */
+ * together, per user (login_max_failures = 2). */
 static void test_login_rate_limited(void **state)
 {
 	t_server *s = start(state, "login_max_failures = 2\nlogin_window = 5m\n");
@@ -1002,9 +1002,11 @@ static void test_login_rate_limited(void **state)
 	assert_int_equal(t_http_post_json(s->http_port, "/api/login", NULL,
 					  "{\"user\":\"alice\",\"pass\":\"" PASS "\"}", &j), 429);
 	cJSON_Delete(j);
-	/* the address's two failures stop bob too */
-	expect_login_refused(s, "{\"login\":true,\"user\":\"bob\",\"pass\":\"" PASS "\",\"cancel\":false}\n",
-			     TOO_MANY);
+	/* the address may fail 10 times as often: bob still logs in */
+	t_line l;
+	open_session(s, &l, "bob", PASS);
+	expect_open(&l);
+	t_line_close(&l);
 	t_passed(state);
 }
 
