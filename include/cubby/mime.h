@@ -11,6 +11,10 @@
  * CB_MIME_DEFAULT when the extension is unknown or missing. */
 const char *mime_from_name(const char *name);
 
+/* Whether a stored type is printable ASCII, fit for a Content-Type
+ * header (a client may have set any string). */
+bool mime_printable(const char *type);
+
 /* The type the first bytes of content show (PNG, JPEG, GIF, WebP,
  * PDF, ZIP, gzip), or NULL when they show none of these. `len` may be
  * less than the content: MIME_SNIFF_BYTES are enough. */

@@ -244,6 +244,13 @@ int http_reply_json(cb_conn *c, int status, const cJSON *j, const cb_header *ext
 int http_serve_fd(cb_conn *c, int fd, uint64_t size, const char *type, const char *etag,
 		  const cb_header *extra);
 
+/* A Content-Disposition value for serving a file named `name`:
+ * `inline; filename="..."` with '"', '\' and all but printable ASCII as
+ * '_', and then, when that changed the name, the exact name as RFC 5987's
+ * filename*. HTTP_DISPOSITION_MAX bytes hold any name. */
+#define HTTP_DISPOSITION_MAX (4 * 255 + 64)
+void http_disposition(const char *name, char *out, size_t n);
+
 /* {"error":true,"code":status,"message":...} with that status. */
 int http_error(cb_conn *c, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -114,3 +114,11 @@ const char *mime_sniff(const void *data, size_t len)
 	}
 	return NULL;
 }
+
+bool mime_printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}

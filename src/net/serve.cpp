@@ -3,7 +3,8 @@
  * body read with pread and written a piece per writable callback, so
  * that a large file costs no memory and a slow client holds no more than
  * one piece (libwebsockets 4.1 as Debian builds it has no ranges of its
- * own, and serves files only by name). */
+ * own, and serves files only by name); and the Content-Disposition that
+ * goes with a file. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,4 +176,33 @@ int serve_piece(cb_conn *c)
 	}
 	return lws_write(c->wsi, buf + LWS_PRE, (size_t)n,
 			 r->left ? LWS_WRITE_HTTP : LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
+}
+
+/* Bytes of a name that RFC 5987 lets stand for themselves in filename*. */
+#define ATTR_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
+
+void http_disposition(const char *name, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = (size_t)snprintf(out, n, "inline; filename=\"");
+	bool exact = true;
+	for (const char *p = name; *p && len + 2 < n; p++) {
+		bool plain = *p >= 0x20 && *p <= 0x7e && *p != '"' && *p != '\\';
+		exact = exact && plain;
+		out[len++] = plain ? *p : '_';
+	}
+	len += (size_t)snprintf(out + len, n - len, "\"");
+	if (exact || len + 20 > n)
+		return;
+	len += (size_t)snprintf(out + len, n - len, "; filename*=UTF-8''");
+	for (const unsigned char *p = (const unsigned char *)name; *p && len + 4 < n; p++) {
+		if (strchr(ATTR_CHARS, *p)) {
+			out[len++] = (char)*p;
+		} else {
+			out[len++] = '%';
+			out[len++] = hex[*p >> 4];
+			out[len++] = hex[*p & 15];
+		}
+	}
+	out[len] = 0;
 }

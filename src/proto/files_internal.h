@@ -20,8 +20,6 @@ int files_reply_no_content(cb_conn *c);
 typedef cb_status (*files_patch_fn)(struct cb_store *st, const char *actor, const char *id,
 				    const cJSON *patch, cJSON **revert, char *err, size_t errsz);
 int files_patch(cb_conn *c, const char *key, files_patch_fn fn, const char *too_big);
-/* Whether a mime is printable ASCII (it goes into a Content-Type). */
-bool files_mime_ok(const char *mime);
 
 /* files_media.cpp: GET, PUT, PATCH, DELETE of /files/<key>?alt=media */
 int media_get(cb_conn *c, const char *key);

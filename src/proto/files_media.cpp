@@ -12,38 +12,6 @@
 #include "cubby/store.h"
 #include "files_internal.h"
 
-/* Bytes of a name that RFC 5987 lets stand for themselves in filename*. */
-#define ATTR_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
-
-/* `inline; filename="<name>"`, with '"', '\' and all but printable ASCII
- * as '_' there, and then, when that changed the name, the exact name as
- * RFC 5987's filename*. out: 4 * CB_NAME_MAX + 64 bytes hold any name. */
-static void disposition(const char *name, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t len = (size_t)snprintf(out, n, "inline; filename=\"");
-	bool exact = true;
-	for (const char *p = name; *p && len + 2 < n; p++) {
-		bool plain = *p >= 0x20 && *p <= 0x7e && *p != '"' && *p != '\\';
-		exact = exact && plain;
-		out[len++] = plain ? *p : '_';
-	}
-	len += (size_t)snprintf(out + len, n - len, "\"");
-	if (exact || len + 20 > n)
-		return;
-	len += (size_t)snprintf(out + len, n - len, "; filename*=UTF-8''");
-	for (const unsigned char *p = (const unsigned char *)name; *p && len + 4 < n; p++) {
-		if (strchr(ATTR_CHARS, *p)) {
-			out[len++] = (char)*p;
-		} else {
-			out[len++] = '%';
-			out[len++] = hex[*p >> 4];
-			out[len++] = hex[*p & 15];
-		}
-	}
-	out[len] = 0;
-}
-
 int media_get(cb_conn *c, const char *key)
 {
 	cb_store *st = conn_store(c);
@@ -58,12 +26,12 @@ int media_get(cb_conn *c, const char *key)
 	} else if (!n.blob[0]) {
 		r = http_error(c, 404, "file has no content");
 	} else {
-		char etag[40], disp[4 * CB_NAME_MAX + 64];
+		char etag[40], disp[HTTP_DISPOSITION_MAX];
 		snprintf(etag, sizeof(etag), "\"%s\"", n.md5);
-		disposition(n.name, disp, sizeof(disp));
+		http_disposition(n.name, disp, sizeof(disp));
 		const cb_header extra[] = {{"content-disposition:", disp}, {NULL, NULL}};
 		/* a mime that would break the header is not sent */
-		const char *type = n.mime[0] && files_mime_ok(n.mime) ? n.mime : CB_MIME_DEFAULT;
+		const char *type = n.mime[0] && mime_printable(n.mime) ? n.mime : CB_MIME_DEFAULT;
 		r = http_serve_fd(c, fd, n.size, type, etag, extra);
 	}
 	node_clear(&n);

@@ -12,6 +12,7 @@
 #include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
+#include "cubby/mime.h"
 #include "cubby/store.h"
 #include "files_internal.h"
 
@@ -243,14 +244,6 @@ static bool kind_ok(const char *s)
 	       strspn(s, ID_CHARS "#:") == n;
 }
 
-bool files_mime_ok(const char *s)
-{
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			return false;
-	return true;
-}
-
 static bool tags_ok(const cJSON *tags)
 {
 	const cJSON *t;
@@ -290,7 +283,7 @@ static const char *file_from_json(cJSON *j, cb_node *n)
 		return why;
 	if (kind && !kind_ok(kind))
 		return "kind must be 1 to 63 of A-Z a-z 0-9 # : . _ -";
-	if (mime && (strlen(mime) > CB_MIME_MAX || !files_mime_ok(mime)))
+	if (mime && (strlen(mime) > CB_MIME_MAX || !mime_printable(mime)))
 		return "mime must be up to 127 printable ASCII characters";
 	if (id && (!id_chars_ok(id) || !strcmp(id, ".") || !strcmp(id, "..")))
 		return "id must be 1 to 36 of A-Z a-z 0-9 . _ -";
