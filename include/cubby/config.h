@@ -78,3 +78,8 @@ int config_check(const cb_config *cfg, char *err, size_t errsz);
  * "default" profile (client's choices honoured, max_upload_size); a
  * [profile default] section replaces it. */
 const cb_profile *config_profile(const cb_config *cfg, const char *name);
+/* Whether a profile takes a file named `name` (its extension is listed,
+ * or the list is empty; a name without an extension passes only an empty
+ * list), and content of MIME type `type`. */
+bool profile_allows_name(const cb_profile *p, const char *name);
+bool profile_allows_type(const cb_profile *p, const char *type);

@@ -168,6 +168,13 @@ cb_status store_node_set_content(cb_store *st, const char *actor, const char *id
 				 const char *blob, uint64_t size, const char *md5,
 				 const cJSON *patch, const cJSON *revert);
 
+/* Keeps node id's present content as its original (spec 5
+ * keep_original), unless it has one already (then CB_OK, changing
+ * nothing): n.original names it from then on, and it stays when the
+ * content is replaced. CB_ERR_STATE without content, CB_ERR_QUOTA over
+ * quota, else as store_access(WRITE). */
+cb_status store_node_keep_original(cb_store *st, const char *actor, const char *id);
+
 /* Applies an RFC 6902 patch to node id's content parsed as JSON (no
  * content counts as null) and stores the minimised result as its new
  * content (a revision with the patch; the CONTENT event carries patch

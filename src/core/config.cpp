@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cubby/config.h"
 
@@ -448,6 +449,34 @@ const cb_profile *config_profile(const cb_config *cfg, const char *name)
 		if (!strcmp(cfg->profiles[i].name, name))
 			return &cfg->profiles[i];
 	return NULL;
+}
+
+/* Whether `item` (len bytes) is an entry of a comma-separated list, in any
+ * case; an empty list has everything. */
+static bool list_has(const char *list, const char *item, size_t len)
+{
+	if (!*list)
+		return true;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == len && !strncasecmp(p, item, len))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+bool profile_allows_name(const cb_profile *p, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!*p->extensions)
+		return true;
+	return dot && dot != name && list_has(p->extensions, dot + 1, strlen(dot + 1));
+}
+
+bool profile_allows_type(const cb_profile *p, const char *type)
+{
+	return list_has(p->types, type, strlen(type));
 }
 
 static const char *misplaced(const char *key, bool in_profile)

@@ -8,8 +8,11 @@
  *   revisions: node \0 seq(16 hex)             -> revision JSON
  * A revision's sequence number, not its time, orders the keys: several
  * revisions can be made within one millisecond. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sha2.h>
 
 #include "cubby/blob.h"
@@ -704,6 +707,48 @@ cb_status store_node_set_content(cb_store *st, const char *actor, const char *id
 		blobs_unlink(st, &gc);
 		events_publish(st, &ev);
 	}
+	return s;
+}
+
+/* The original is a second name (a hard link) of the content's file:
+ * blobs never change once written, so the two share the disk until the
+ * content is replaced. It is charged like any blob. */
+cb_status store_node_keep_original(cb_store *st, const char *actor, const char *id)
+{
+	store_txn txn;
+	cb_node n;
+	char orig[CB_ID_LEN + 1], from[PATH_MAX], to[PATH_MAX];
+	node_init(&n);
+	cb_status s = txn.begin(st, true);
+	if (!s)
+		s = node_open_txn(txn.t, st, actor, id, CB_ACCESS_WRITE, &n, 0);
+	if (!s && !n.blob[0])
+		s = CB_ERR_STATE;
+	if (s || n.original[0]) { /* the first one kept stays */
+		node_clear(&n);
+		return s;
+	}
+	if (st->cfg->quota && usage_get(txn.t, st, n.owner) + n.size > st->cfg->quota)
+		s = CB_ERR_QUOTA;
+	else if (id_uuid4(orig))
+		s = CB_ERR_NOMEM;
+	if (!s) {
+		store_blob_path(st, n.blob, from, sizeof(from));
+		store_blob_path(st, orig, to, sizeof(to));
+		if (link(from, to)) {
+			log_error("store: link %s: %s", to, strerror(errno));
+			s = CB_ERR_IO;
+		}
+	}
+	/* a crash before the commit leaves a link nothing refers to, which
+	 * blob_recover() removes */
+	if (!s) {
+		memcpy(n.original, orig, sizeof(n.original));
+		if ((s = blob_ref_add(txn.t, st, orig, n.owner, n.id, n.size)) ||
+		    (s = node_put(txn.t, st, &n)) || (s = txn.commit()))
+			unlink(to);
+	}
+	node_clear(&n);
 	return s;
 }
 
