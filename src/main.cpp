@@ -15,6 +15,7 @@
 #include "cubby/log.h"
 #include "cubby/file_events.h"
 #include "cubby/files_rest.h"
+#include "cubby/fm.h"
 #include "cubby/line.h"
 #include "cubby/net.h"
 #include "cubby/resumable.h"
@@ -33,6 +34,7 @@ static const cb_endpoint *const endpoint_tables[] = {
 	files_rest_endpoints,
 	file_events_endpoints,
 	line_endpoints,
+	fm_endpoints,
 	NULL,
 };
 
