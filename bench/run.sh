@@ -15,6 +15,8 @@
 #   protocol 4 put, then get, of that file on the line port, 48 KiB chunks,
 #     8 unanswered at a time, and cubbyd's VmHWM after them.
 #     BENCH_QUICK=1: 64 MiB
+#   nginx WebDAV PUT of the file      the reference of /fm (curl both)
+#   protocol 5 /fm multipart add of the file, and cubbyd's VmHWM
 #   PATCH /files/<key>, sent to answered  the reference of the fan-out
 #   spec 3 fan-out: 1,000 users, each with a /files event socket and read
 #     access to one node; 100 patches of the node, each from its sending
@@ -176,6 +178,68 @@ rss_line=$(peak_rss)
 stop_cubbyd
 rm -f "$work/file4"
 
+# Protocol 5: one multipart add of the whole file with curl (which reads
+# the file as it sends it), beside the same file PUT with curl to nginx's
+# WebDAV module on loopback (Debian's nginx-light, installed here when it
+# is missing and we are root). cubbyd fdatasyncs the file before it
+# answers; nginx does not.
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx_bin" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "bench: installing nginx-light for the WebDAV reference" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends nginx-light >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx-light >/dev/null; } || true
+fi
+mb_dav= mb_fm=
+if [ -x "$nginx_bin" ]; then
+	mkdir -p "$work/nginx/dav" "$work/nginx/tmp"
+	nport=$(awk -v seed="$(date +%N)" 'BEGIN { srand(seed); print 20000 + int(rand() * 40000) }')
+	cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $work/nginx/tmp;
+	client_max_body_size 0;
+	server {
+		listen 127.0.0.1:$nport;
+		root $work/nginx/dav;
+		location / { dav_methods PUT; }
+	}
+}
+CONF
+	"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+	npid=$!
+	sleep 0.5
+	sync
+	t0=$(now)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -T "$work/file" "http://127.0.0.1:$nport/file")
+	t_dav=$(secs "$t0" "$(now)")
+	kill "$npid" 2>/dev/null; wait "$npid" 2>/dev/null || true
+	[ "$code" = 201 ] && cmp -s "$work/file" "$work/nginx/dav/file" ||
+		{ echo "bench: nginx PUT answered $code or stored other bytes" >&2; exit 1; }
+	rm -rf "$work/nginx"
+	mb_dav=$(mbps "$t_dav")
+else
+	echo "bench: nginx is not installed (apt-get install nginx-light): no WebDAV reference" >&2
+fi
+start_cubbyd
+sync
+t0=$(now)
+answer=$(curl -s -u "admin:$password" -F action=add -F configId=default -F useChunks=0 \
+	-F "file=@$work/file;filename=bench.bin" "http://127.0.0.1:$port/fm")
+t_fm=$(secs "$t0" "$(now)")
+rss_fm=$(peak_rss)
+case $answer in *'"is_fully_uploaded":1'*) ;; *) echo "bench: /fm add answered $answer" >&2; exit 1 ;; esac
+blob=$(find "$work/data/blobs" -type f -size "$(wc -c <"$work/file")c")
+cmp -s "$work/file" "$blob" || { echo "bench: the /fm blob differs from the file" >&2; exit 1; }
+stop_cubbyd
+mb_fm=$(mbps "$t_fm")
+
 # The fan-out: a user per socket (PBKDF2 at its floor, so that making
 # them is quick), connections for all of them and the admin.
 conf_extra="max_connections = $((subs + 100))
@@ -203,6 +267,15 @@ printf '%-44s %10s %10s\n' "line put, 48 KiB chunks, 8 in flight" "$mb_lput" \
 printf '%-44s %10s %10s\n' "line get, 48 KiB chunks, 8 in flight" "$mb_lget" \
 	"$(calc %.2f "$mb_lget / $mb_l2")"
 echo "cubbyd peak RSS (VmHWM): $rss_l2 MiB after the /ws/Upload, $rss_line MiB after the line put and get"
+
+printf '%-44s %10s %10s\n' "protocol 5 /fm, $size_mb MiB, curl" "MB/s" "ratio"
+if [ -n "$mb_dav" ]; then
+	printf '%-44s %10s %10s\n' "nginx WebDAV PUT (the reference)" "$mb_dav" "1.00"
+	printf '%-44s %10s %10s\n' "/fm add, multipart, useChunks=0" "$mb_fm" "$(calc %.2f "$mb_fm / $mb_dav")"
+else
+	printf '%-44s %10s %10s\n' "/fm add, multipart, useChunks=0" "$mb_fm" "-"
+fi
+echo "cubbyd peak RSS (VmHWM): $rss_fm MiB after the /fm add"
 
 set -- $out
 printf '%-44s %10s %10s %10s\n' "spec 3 /files fan-out, $subs users, $patches patches" "p50 ms" "p99 ms" "max ms"

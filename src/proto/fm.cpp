@@ -231,9 +231,26 @@ static void field_tags(fm_fields *f, const char *v, size_t len)
 	tag_add(f, v, len);
 }
 
+/* Fields a file's place and upload are decided by when its part begins. */
+static bool decides_placing(const char *name)
+{
+	static const char *const names[] = {"action", "extension", "configId", "useChunks",
+					    "filename", "directory", "url", "is_private",
+					    "start", "tags"};
+	for (const char *n : names)
+		if (!strcmp(name, n))
+			return true;
+	return !strncmp(name, "tags[", 5);
+}
+
 static int on_field(void *ctx, const char *name, const char *v, size_t len)
 {
-	fm_fields *f = &((fm_request *)ctx)->f;
+	fm_request *r = (fm_request *)ctx;
+	fm_fields *f = &r->f;
+	if (r->file_seen && decides_placing(name)) {
+		field_error(f, "the %s field must come before the file", name);
+		return 0;
+	}
 	if (!strcmp(name, "action"))
 		field_text(f, name, v, len, f->action, sizeof(f->action), NULL);
 	else if (!strcmp(name, "extension"))
