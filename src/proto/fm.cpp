@@ -470,7 +470,8 @@ static int fm_on_request(cb_conn *c)
 		return fail_http(c, 413, "file too large: the limit is %llu bytes",
 				 (unsigned long long)max);
 	/* the action may come in the query string too */
-	conn_query(c, "action", r->f.action, sizeof(r->f.action));
+	if (!conn_query(c, "action", r->f.action, sizeof(r->f.action)))
+		r->f.action[0] = 0;
 	char type[512];
 	const char *err;
 	const cb_form_sink sink = {on_field, on_file_begin, on_file_data, on_file_end, r};

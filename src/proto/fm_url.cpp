@@ -51,11 +51,12 @@ void fm_url(const char *user_name, const char *parent, const char *name, char *o
 static cb_status url_parse(const char *url, char user[CB_USER_NAME_MAX + 1],
 			   char parent[CB_PATH_MAX + 1], char name[CB_NAME_MAX + 1])
 {
-	const char *p = strstr(url, "://");
-	if (p && (p = strchr(p + 3, '/')) == NULL)
-		return CB_ERR_NOTFOUND;
-	if (!p)
-		p = url;
+	const char *p = url;
+	if (*p != '/') { /* scheme://host/path */
+		p = strstr(url, "://");
+		if (!p || !(p = strchr(p + 3, '/')))
+			return CB_ERR_NOTFOUND;
+	}
 	size_t len = strcspn(p, "?#"), plen = strlen(URL_PREFIX);
 	if (len <= plen || strncmp(p, URL_PREFIX, plen))
 		return CB_ERR_NOTFOUND;
