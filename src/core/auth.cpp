@@ -242,7 +242,6 @@ cb_status auth_user_create(cb_store *st, const char *name, const char *pass,
 	return s;
 }
 
-
 /* The record of user id, through users_by_id. */
 static cb_status user_by_id_txn(MDB_txn *t, cb_store *st, const char *id, cJSON **out)
 {

@@ -18,7 +18,6 @@
 #include "cubby/store.h"
 #include "line_internal.h"
 
-
 static line_conn *state_of(cb_conn *c)
 {
 	return (line_conn *)conn_state(c);
