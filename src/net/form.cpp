@@ -82,39 +82,37 @@ static int sink_result(cb_form *f, int r)
 	return r ? 1 : 0;
 }
 
-/* The value of parameter `param` ("boundary") of a header value, unquoted,
- * into out; false when absent, empty or too long. Parameters are matched
- * case-insensitively after a ';'. */
-static bool header_param(const char *v, const char *param, char *out, size_t n)
+/* Parameter `param` ("boundary") of a header value, unquoted, into out:
+ * 1 found (maybe empty), 0 absent, -1 too long for out. Parameters
+ * follow a ';' outside quotes and are matched in any case. */
+static int header_param(const char *v, const char *param, char *out, size_t n)
 {
 	size_t plen = strlen(param);
-	for (const char *p = strchr(v, ';'); p; p = strchr(p + 1, ';')) {
+	bool quoted = false;
+	for (const char *p = v; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		if (*p != ';' || quoted)
+			continue;
 		const char *q = p + 1;
 		while (*q == ' ' || *q == '\t')
 			q++;
 		if (strncasecmp(q, param, plen) || q[plen] != '=')
 			continue;
 		q += plen + 1;
+		/* no backslash escapes: browsers send none, and an old
+		 * client's C:\path\name must stay as sent */
+		bool in_quotes = *q == '"';
 		size_t len = 0;
-		if (*q == '"') {
-			/* no backslash escapes: browsers send none, and an old
-			 * client's C:\path\name must stay as sent */
-			for (q++; *q && *q != '"'; q++) {
-				if (len + 1 >= n)
-					return false;
-				out[len++] = *q;
-			}
-		} else {
-			for (; *q && *q != ';' && *q != ' ' && *q != '\t'; q++) {
-				if (len + 1 >= n)
-					return false;
-				out[len++] = *q;
-			}
+		for (q += in_quotes; *q && (in_quotes ? *q != '"' : !strchr("; \t", *q)); q++) {
+			if (len + 1 >= n)
+				return -1;
+			out[len++] = *q;
 		}
 		out[len] = 0;
-		return len > 0;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 /* Whether header value v starts with media type `type` (any case). */
@@ -136,8 +134,8 @@ cb_form *form_new(const char *content_type, const cb_form_sink *sink, const char
 		*err = "the body must be multipart/form-data or application/x-www-form-urlencoded";
 		return NULL;
 	}
-	if (multipart && (!header_param(content_type, "boundary", boundary, sizeof(boundary)) ||
-			  strlen(boundary) > BOUNDARY_MAX || strpbrk(boundary, "\r\n"))) {
+	if (multipart && (header_param(content_type, "boundary", boundary, sizeof(boundary)) != 1 ||
+			  !boundary[0] || strlen(boundary) > BOUNDARY_MAX || strpbrk(boundary, "\r\n"))) {
 		*err = "multipart/form-data needs a boundary of 1-70 characters";
 		return NULL;
 	}
@@ -208,25 +206,15 @@ static int part_disposition(cb_form *f, const char *v)
 {
 	if (!type_is(v, "form-data"))
 		return fail(f, "a form part's Content-Disposition is not form-data");
-	if (!header_param(v, "name", f->name, sizeof(f->name)))
+	if (header_param(v, "name", f->name, sizeof(f->name)) != 1 || !f->name[0])
 		return fail(f, "a form part has no name, or one too long");
 	f->name_len = strlen(f->name);
 	f->disposition = true;
-	/* filename="" is a file part with no name (a browser's empty file
-	 * input); header_param() calls an empty value absent */
-	f->filename[0] = 0;
-	const char *fn = NULL;
-	for (const char *p = strchr(v, ';'); p && !fn; p = strchr(p + 1, ';')) {
-		const char *q = p + 1;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (!strncasecmp(q, "filename=", 9))
-			fn = q;
-	}
-	f->has_filename = fn != NULL;
-	if (fn && !header_param(v, "filename", f->filename, sizeof(f->filename)) &&
-	    strncmp(fn + 9, "\"\"", 2))
+	/* filename="" is a file part too (a browser's empty file input) */
+	int r = header_param(v, "filename", f->filename, sizeof(f->filename));
+	if (r < 0)
 		return fail(f, "a form part's filename is too long");
+	f->has_filename = r == 1;
 	return 0;
 }
 
