@@ -30,11 +30,10 @@ static int reply(cb_conn *c, int status, cJSON *j)
 	return rc;
 }
 
-static int fail_status_v(cb_conn *c, int status, const char *fmt, va_list ap)
+/* The acp error of a message (cut to stay UTF-8) with that HTTP status. */
+static int fail_text(cb_conn *c, int status, char *msg)
 {
-	char msg[FM_MSG_MAX];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[utf8_prefix(msg, strlen(msg))] = 0; /* a cut name stays UTF-8 */
+	msg[utf8_prefix(msg, strlen(msg))] = 0;
 	cJSON *j = cJSON_CreateObject();
 	if (j && (!cJSON_AddStringToObject(j, "type", "error") ||
 		  !cJSON_AddStringToObject(j, "error", msg))) {
@@ -46,23 +45,12 @@ static int fail_status_v(cb_conn *c, int status, const char *fmt, va_list ap)
 
 int fm_fail(cb_conn *c, const char *fmt, ...)
 {
+	char msg[FM_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = fail_status_v(c, 200, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return rc;
-}
-
-/* The same error with another HTTP status (413 before the body). */
-static int fail_http(cb_conn *c, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail_http(cb_conn *c, int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int rc = fail_status_v(c, status, fmt, ap);
-	va_end(ap);
-	return rc;
+	return fail_text(c, 200, msg);
 }
 
 int fm_fail_status(cb_conn *c, cb_status s, const char *what)
@@ -466,9 +454,12 @@ static int fm_on_request(cb_conn *c)
 	if (!conn_user(c))
 		return fm_fail(c, "no session: log in first");
 	uint64_t max = conn_config(c)->max_upload_size;
-	if (conn_content_length(c) > max)
-		return fail_http(c, 413, "file too large: the limit is %llu bytes",
-				 (unsigned long long)max);
+	if (conn_content_length(c) > max) {
+		char msg[FM_MSG_MAX];
+		snprintf(msg, sizeof(msg), "file too large: the limit is %llu bytes",
+			 (unsigned long long)max);
+		return fail_text(c, 413, msg); /* before the body: an HTTP refusal too */
+	}
 	/* the action may come in the query string too */
 	if (!conn_query(c, "action", r->f.action, sizeof(r->f.action)))
 		r->f.action[0] = 0;

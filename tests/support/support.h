@@ -1,8 +1,9 @@
 /* support.h: what the integration tests use to drive a real cubbyd:
  * start, stop, restart and kill it on a fresh temporary data directory,
- * and talk to it as a client would, over raw TCP, HTTP/1.1, WebSocket
- * (RFC 6455) and the newline-delimited line protocol. The cmocka
- * fixture (T_TEST, t_start, t_passed) gives each test its own server.
+ * and talk to it as a client would, over raw TCP, HTTP/1.1 (HTML form
+ * posts and their acp answers too), WebSocket (RFC 6455) and the
+ * newline-delimited line protocol. The cmocka fixture (T_TEST, t_start,
+ * t_passed) gives each test its own server.
  *
  * Every call blocks until it has its answer and gives up after a timeout
  * (poll() before every connect, read and write): a hung server fails a
@@ -10,6 +11,7 @@
  * them through these functions. Functions return 0 or -1 unless said
  * otherwise, and print why they failed to stderr. */
 #pragma once
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -293,3 +295,54 @@ void t_line_close(t_line *l);
  * the number of bytes written to out, or -1 when s is not that or out is
  * too small. */
 long t_unbase64(const char *s, size_t n, unsigned char *out, size_t outsz);
+
+/* ---- HTML forms, spec 5's POST /fm bodies (these fail the cmocka test
+ * on misuse: too many parts, a file in an urlencoded form) ---- */
+
+#define T_FORM_PARTS 32
+
+struct t_form_part {
+	char *name;     /* malloc'd */
+	char *value;    /* malloc'd: a field's value or a file's bytes */
+	size_t len;
+	char *filename; /* malloc'd; NULL: a field, not a file */
+	char *type;     /* a file part's Content-Type (malloc'd) */
+};
+
+struct t_form {
+	bool urlencoded;
+	int nparts;
+	t_form_part part[T_FORM_PARTS];
+	char type[128];   /* the Content-Type value, set by t_form_body() */
+	char *body;       /* malloc'd by t_form_body() */
+	size_t body_len;
+};
+
+/* An empty form: multipart/form-data, or urlencoded when asked. */
+void t_form_init(t_form *f, bool urlencoded);
+/* Appends a field (value a C string); parts go in the order appended. */
+void t_form_field(t_form *f, const char *name, const char *value);
+/* Appends the fields of NULL-terminated name, value pairs. */
+void t_form_fields(t_form *f, ...);
+void t_form_vfields(t_form *f, va_list ap);
+/* Appends a file part (multipart only): field name, the part's filename
+ * ("" allowed) and Content-Type (NULL: application/octet-stream), its
+ * bytes copied. */
+void t_form_file(t_form *f, const char *name, const char *filename, const char *type,
+		 const void *data, size_t len);
+/* The body (kept in f, rebuilt on each call) and its length into *len;
+ * sets f->type. A multipart boundary is chosen that occurs in no part. */
+const char *t_form_body(t_form *f, size_t *len);
+/* POSTs the body to path with its Content-Type and extra headers (may be
+ * NULL); t_http()'s result. */
+int t_form_post(int port, const char *path, const char *headers, t_form *f, t_http_response *out);
+void t_form_free(t_form *f);
+
+/* The acp answer (spec 5) in r: HTTP status `status`, a JSON Content-Type
+ * and a JSON object whose "type" is "success" or "error"; the parsed
+ * object (caller cJSON_Delete()s), or NULL with what differs in why. */
+cJSON *t_acp_parse(const t_http_response *r, int status, char *why, size_t n);
+/* 0 when r is HTTP `status` with exactly {"type":"error","error":error}
+ * (a message that starts with error when prefix); else -1 with why. */
+int t_check_acp_error(const t_http_response *r, int status, const char *error, bool prefix,
+		      char *why, size_t n);
