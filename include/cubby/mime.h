@@ -20,3 +20,11 @@ bool mime_printable(const char *type);
  * less than the content: MIME_SNIFF_BYTES are enough. */
 #define MIME_SNIFF_BYTES 16
 const char *mime_sniff(const void *data, size_t len);
+/* Whether mime_sniff() can tell content of this type. */
+bool mime_sniffable(const char *type);
+
+/* What content named `name` whose first bytes are head[0..len) really is:
+ * the type the bytes show (a PNG named a.jpg is image/png; a ZIP named
+ * a.docx is the .docx type), CB_MIME_DEFAULT when the name claims a type
+ * the bytes would show and they do not (a fake.png), else the name's. */
+const char *mime_of_content(const char *name, const void *head, size_t len);

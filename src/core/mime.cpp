@@ -122,3 +122,23 @@ bool mime_printable(const char *s)
 			return false;
 	return true;
 }
+
+bool mime_sniffable(const char *type)
+{
+	for (const magic &m : magics)
+		if (!strcmp(m.type, type))
+			return true;
+	return false;
+}
+
+const char *mime_of_content(const char *name, const void *head, size_t len)
+{
+	const char *by_name = mime_from_name(name), *sniffed = mime_sniff(head, len);
+	if (!sniffed)
+		return mime_sniffable(by_name) ? CB_MIME_DEFAULT : by_name;
+	/* .docx, .xlsx, .odt, .epub, .jar... are ZIP files by their bytes */
+	if (!strcmp(sniffed, "application/zip") && !mime_sniffable(by_name) &&
+	    strcmp(by_name, CB_MIME_DEFAULT))
+		return by_name;
+	return sniffed;
+}

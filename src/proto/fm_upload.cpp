@@ -186,7 +186,7 @@ static bool type_check(cb_conn *c, fm_request *r)
 {
 	const char *sniffed = mime_sniff(r->head, r->head_len);
 	const char *by_name = mime_from_name(r->target.name);
-	const char *type = sniffed ? sniffed : by_name;
+	const char *type = mime_of_content(r->target.name, r->head, r->head_len);
 	if (!profile_allows_type(r->profile, type)) {
 		fm_fail(c, "file type not allowed: %s is %s (allowed types: %s)", r->target.name,
 			type, r->profile->types);
@@ -312,25 +312,34 @@ static int reply_stored(cb_conn *c, const char *id)
 	return rc;
 }
 
-/* After the content: an update's new name, place, tags and privacy, and
- * the original when asked for and the profile allows it. */
-static int complete_node(cb_conn *c, fm_request *r, const char *id)
+/* After the content, `stored` as it is now: an update's new name, place,
+ * tags and privacy; an add that replaced a taken name (overwrite) gives
+ * that file the add's tags, privacy and type. Then the original, when
+ * asked for and the profile allows it. */
+static int complete_node(cb_conn *c, fm_request *r, const cb_node *stored)
 {
 	cb_store *st = conn_store(c);
-	if (r->replace) {
-		if (id != r->target.id)
-			snprintf(r->target.id, sizeof(r->target.id), "%s", id);
+	bool overwrote = !r->replace && r->profile->overwrite;
+	if (stored != &r->target) {
+		snprintf(r->target.id, sizeof(r->target.id), "%s", stored->id);
+		if (overwrote)
+			snprintf(r->target.kind, sizeof(r->target.kind), "%s", stored->kind);
+	}
+	bool changed = r->replace || (overwrote && (stored->anyone != r->target.anyone ||
+						    strcmp(stored->mime, r->target.mime) ||
+						    !cJSON_Compare(stored->tags, r->target.tags, true)));
+	if (changed) {
 		cb_status s = store_node_update(st, me(c), &r->target, 0);
 		if (s)
 			return fm_fail_status(c, s, r->target.name);
 	}
 	if (r->f.keep_original == 1 && r->profile->keep_original) {
-		cb_status s = store_node_keep_original(st, me(c), id);
+		cb_status s = store_node_keep_original(st, me(c), r->target.id);
 		if (s)
 			return fm_fail(c, "%s is stored, but its original could not be kept (%s)",
 				       r->target.name, cb_status_str(s));
 	}
-	return reply_stored(c, id);
+	return reply_stored(c, r->target.id);
 }
 
 int fm_file_finish(cb_conn *c, fm_request *r)
@@ -365,7 +374,7 @@ int fm_file_finish(cb_conn *c, fm_request *r)
 		return upload_fail(c, r, s);
 	}
 	r->up = NULL;
-	int rc = complete_node(c, r, n.id);
+	int rc = complete_node(c, r, &n);
 	node_clear(&n);
 	return rc;
 }
@@ -385,7 +394,7 @@ int fm_update_fields(cb_conn *c, fm_request *r)
 	describe(r, &r->target);
 	if (r->f.has_filename && !name_allowed(c, r, r->target.name))
 		return 0;
-	return complete_node(c, r, r->target.id);
+	return complete_node(c, r, &r->target);
 }
 
 int fm_partial_size(cb_conn *c, fm_request *r)

@@ -224,6 +224,36 @@ static void test_sniff_too_short(void **state)
 	assert_null(mime_sniff("", 0));
 }
 
+/* What content is: the bytes' type over the name's, a ZIP named as a
+ * ZIP-based format that format, a name claiming a type the bytes would
+ * show but do not is no type, other content the name's. */
+static void test_content_type(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *head, *want;
+	} cases[] = {
+		{"a.png", "\x89PNG\r\n\x1a\n", "image/png"},
+		{"a.jpg", "\x89PNG\r\n\x1a\n", "image/png"},
+		{"noext", "\xff\xd8\xff\xe0", "image/jpeg"},
+		{"fake.png", "just some text", CB_MIME_DEFAULT},
+		{"fake.pdf", "not a pdf at all", CB_MIME_DEFAULT},
+		{"a.docx", "PK\x03\x04rest", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+		{"a.zip", "PK\x03\x04rest", "application/zip"},
+		{"noext", "PK\x03\x04rest", "application/zip"},
+		{"a.txt", "hello", "text/plain"},
+		{"a.txt", "\x89PNG\r\n\x1a\n", "image/png"},
+	};
+	for (const auto &k : cases) {
+		const char *got = mime_of_content(k.name, k.head, strlen(k.head));
+		if (strcmp(got, k.want))
+			print_error("%s: got %s, want %s\n", k.name, got, k.want);
+		assert_string_equal(got, k.want);
+	}
+	assert_true(mime_sniffable("image/png"));
+	assert_false(mime_sniffable("text/plain"));
+}
+
 static void test_sniff_text_and_others(void **state)
 {
 	(void)state;
@@ -270,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_sniff_webp_needs_riff),
 		cmocka_unit_test(test_sniff_too_short),
 		cmocka_unit_test(test_sniff_text_and_others),
+		cmocka_unit_test(test_content_type),
 		cmocka_unit_test(test_sniff_bytes_enough),
 	};
 	return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
