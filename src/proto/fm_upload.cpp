@@ -325,6 +325,8 @@ static int complete_node(cb_conn *c, fm_request *r, const cb_node *stored)
 		if (overwrote)
 			snprintf(r->target.kind, sizeof(r->target.kind), "%s", stored->kind);
 	}
+	if (!r->target.mime[0]) /* a later chunk's request never saw the first bytes */
+		snprintf(r->target.mime, sizeof(r->target.mime), "%s", stored->mime);
 	bool changed = r->replace || (overwrote && (stored->anyone != r->target.anyone ||
 						    strcmp(stored->mime, r->target.mime) ||
 						    !cJSON_Compare(stored->tags, r->target.tags, true)));
