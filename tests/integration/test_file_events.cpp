@@ -67,30 +67,9 @@ static void close_all(user *u, int n)
 
 /* ---- JSON ---- */
 
-static cJSON *parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
-	if (!j)
-		fail_msg("test bug: not JSON: %s", text);
-	return j;
-}
-
 static const cJSON *member(const cJSON *j, const char *name)
 {
 	return cJSON_GetObjectItemCaseSensitive(j, name);
-}
-
-static void assert_json(const cJSON *got, const cJSON *want, const char *what)
-{
-	if (cJSON_Compare(got, want, true))
-		return;
-	char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-	char *w = want ? cJSON_PrintUnformatted(want) : NULL;
-	fprintf(stderr, "%s:\n  got  %.1500s\n  want %.1500s\n", what, g ? g : "(nothing)",
-		w ? w : "(nothing)");
-	cJSON_free(g);
-	cJSON_free(w);
-	fail_msg("%s: not the JSON wanted", what);
 }
 
 static void check_members(const cJSON *j, const char *const *names, int n, const char *what)
@@ -279,7 +258,7 @@ static void expect_granted(user *u, const char *kind, const char *key, const cha
 	snprintf(what, sizeof(what), "%s: access-granted of %s to %s", u->name, key, grantee);
 	cJSON *e = expect_event(u, &u->ws, "access-granted", kind, key, true);
 	cJSON *want = perm(key, grantee, role, adding);
-	assert_json(member(e, "data"), want, what);
+	t_assert_json(member(e, "data"), want, what);
 	cJSON_Delete(want);
 	cJSON_Delete(e);
 	snprintf(what, sizeof(what), "%s: the patch after granting %s to %s", u->name, key, grantee);
@@ -344,7 +323,7 @@ static void expect_patch_of(user *u, const char *kind, const char *key, const cJ
 	char what[200];
 	snprintf(what, sizeof(what), "%s: the patch event of %s", u->name, key);
 	cJSON *e = expect_event(u, &u->ws, "patch", kind, key, true);
-	assert_json(member(e, "data"), ans, what);
+	t_assert_json(member(e, "data"), ans, what);
 	cJSON_Delete(e);
 }
 
@@ -375,7 +354,7 @@ static void test_audiences(void **state)
 	cJSON *f = t_api(s, "POST", "/files", a->auth, "{\"name\":\"n.txt\",\"media\":{\"v\":1}}", 201);
 	snprintf(n, sizeof(n), "%s", t_json_str(f, "id"));
 	cJSON *e = expect_event(a, &a->ws, "created", "file", n, true);
-	assert_json(member(e, "data"), f, "alice's created event: data is the file");
+	t_assert_json(member(e, "data"), f, "alice's created event: data is the file");
 	cJSON_Delete(e);
 	cJSON_Delete(f);
 
@@ -524,8 +503,8 @@ static void upload(const t_server *s, const user *u, const char *name, const cha
 		if (rc)
 			fail_msg("/upload: sending step %d failed", step);
 		cJSON *got = next_json(&ws, u->name, answers[step]);
-		cJSON *want = parse(answers[step]);
-		assert_json(got, want, "/upload's answer");
+		cJSON *want = t_json_parse(answers[step]);
+		t_assert_json(got, want, "/upload's answer");
 		cJSON_Delete(want);
 		cJSON_Delete(got);
 	}
@@ -567,14 +546,14 @@ static void test_other_protocols(void **state)
 	}
 	cJSON_Delete(e);
 
-	cJSON *v = parse("{\"uuid\":\"proj-1\",\"name\":\"First\",\"items\":[1]}");
+	cJSON *v = t_json_parse("{\"uuid\":\"proj-1\",\"name\":\"First\",\"items\":[1]}");
 	ws_call(s, a, "project_save", v, "proj-1");
 	e = expect_event(a, &a->ws, "created", "project", "proj-1", true);
 	const char *mname = t_json_str(member(member(e, "data"), "meta"), "name");
 	if (!mname || strcmp(mname, "First"))
 		fail_msg("a saved project: the file's meta.name is %s, want First", mname ? mname : "(none)");
 	cJSON_Delete(e);
-	v = parse("{\"uuid\":\"proj-1\",\"name\":\"Second\",\"items\":[1]}");
+	v = t_json_parse("{\"uuid\":\"proj-1\",\"name\":\"Second\",\"items\":[1]}");
 	ws_call(s, a, "project_save", v, "proj-1");
 	e = expect_event(a, &a->ws, "patch", "project", "proj-1", true);
 	cJSON *second = cJSON_CreateString("Second");
@@ -593,7 +572,7 @@ static void test_other_protocols(void **state)
 		fail_msg("a project renamed over /ws: the revert does not set /meta/name to First");
 	cJSON_Delete(e);
 
-	v = parse("{\"name\":\"renamed.txt\"}");
+	v = t_json_parse("{\"name\":\"renamed.txt\"}");
 	cJSON_AddStringToObject(v, "uuid", up);
 	ws_call(s, a, "file_save", v, up);
 	e = expect_event(a, &a->ws, "patch", "file", up, true);
@@ -615,7 +594,7 @@ static void test_other_protocols(void **state)
 	cJSON *g = t_api(s, "GET", "/files/proj-1", a->auth, NULL, 200);
 	for (int i = 0; i < 2; i++) {
 		e = expect_event(&u[i], &u[i].ws, "created", "project", "proj-1", true);
-		assert_json(member(e, "data"), g, "a recovered project: data is the file");
+		t_assert_json(member(e, "data"), g, "a recovered project: data is the file");
 		cJSON_Delete(e);
 	}
 	cJSON_Delete(g);
@@ -670,7 +649,7 @@ static cJSON *expect_revision(const char *who, t_ws *ws, const char *key, size_t
 		  cJSON_IsNumber(member(d, "created")) && cJSON_IsNumber(member(mod, "time")) &&
 		  muser && !strcmp(muser, user_id);
 	if (ok && patch_text) {
-		cJSON *pw = parse(patch_text);
+		cJSON *pw = t_json_parse(patch_text);
 		ok = cJSON_Compare(member(d, "patch"), pw, true);
 		cJSON_Delete(pw);
 	} else if (ok) {
@@ -711,7 +690,7 @@ static void test_media_events(void **state)
 	md5_hex("{\"a\":1}", 7, md5);
 	cJSON *ea = expect_revision("alice", &wa, k, 7, md5, NULL, a->id, r1);
 	cJSON *eb = expect_revision("bob", &wb, k, 7, md5, NULL, a->id, rb);
-	assert_json(eb, ea, "bob's revision event and alice's");
+	t_assert_json(eb, ea, "bob's revision event and alice's");
 	cJSON_Delete(ea);
 	cJSON_Delete(eb);
 
@@ -734,7 +713,7 @@ static void test_media_events(void **state)
 	t_ws *ws[2] = {&wa, &wb};
 	for (int i = 0; i < 2; i++) {
 		cJSON *e = expect_event(&u[i], ws[i], "patch", "file", k, true);
-		assert_json(member(e, "data"), ans, "the media patch event's data");
+		t_assert_json(member(e, "data"), ans, "the media patch event's data");
 		cJSON_Delete(e);
 		cJSON_Delete(expect_revision(u[i].name, ws[i], k, 7, md5, ops, a->id, i ? rb : r2));
 	}
@@ -780,8 +759,8 @@ static void test_revision_not_kept(void **state)
 	md5_hex("\"one\"", 5, md5);
 	cJSON_Delete(expect_revision("alice", &w, k, 5, md5, NULL, a.id, rk));
 	cJSON *rv = t_api(s, "GET", fpath(p, k, "/revisions"), a.auth, NULL, 200);
-	cJSON *want = parse("{\"items\":[]}");
-	assert_json(rv, want, "GET revisions with revisions_keep = 0");
+	cJSON *want = t_json_parse("{\"items\":[]}");
+	t_assert_json(rv, want, "GET revisions with revisions_keep = 0");
 	cJSON_Delete(want);
 	cJSON_Delete(rv);
 	t_ws_close(&w);

@@ -112,35 +112,6 @@ static void expect_error_prefix(const t_server *s, const char *method, const cha
 
 /* ---- JSON ---- */
 
-static cJSON *parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
-	if (!j)
-		fail_msg("test bug: not JSON: %s", text);
-	return j;
-}
-
-static void assert_json(const cJSON *got, const cJSON *want, const char *what)
-{
-	if (cJSON_Compare(got, want, true))
-		return;
-	char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-	char *w = want ? cJSON_PrintUnformatted(want) : NULL;
-	fprintf(stderr, "%s:\n  got  %.1500s\n  want %.1500s\n", what, g ? g : "(nothing)",
-		w ? w : "(nothing)");
-	cJSON_free(g);
-	cJSON_free(w);
-	fail_msg("%s: not the JSON wanted", what);
-}
-
-/* assert_json() against the JSON text want. */
-static void assert_json_text(const cJSON *got, const char *want, const char *what)
-{
-	cJSON *w = parse(want);
-	assert_json(got, w, what);
-	cJSON_Delete(w);
-}
-
 /* j has exactly the members names[0..n). */
 static void check_members(const cJSON *j, const char *const *names, int n, const char *what)
 {
@@ -268,7 +239,7 @@ static char *check_patch_answer(const cJSON *ans, const char *key, const char *s
 	check_members(ans, PATCH_MEMBERS, 3, what);
 	if (strcmp(str(ans, "id", what), key))
 		fail_msg("%s: \"id\" is %s, want %s", what, t_json_str(ans, "id"), key);
-	assert_json_text(member(ans, "patch"), sent, what);
+	t_assert_json_text(member(ans, "patch"), sent, what);
 	const cJSON *rev = member(ans, "revert");
 	if (!cJSON_IsArray(rev))
 		fail_msg("%s: \"revert\" is not an array", what);
@@ -396,7 +367,7 @@ static void test_create(void **state)
 								 : strchr("0123456789abcdefABCDEF", id[i]) != NULL;
 	if (!uuid)
 		fail_msg("POST /files: id \"%s\" is not a UUID", id);
-	cJSON *want = parse("{\"kind\":\"file\",\"name\":\"notes.txt\",\"parent\":\"docs\","
+	cJSON *want = t_json_parse("{\"kind\":\"file\",\"name\":\"notes.txt\",\"parent\":\"docs\","
 			    "\"mime\":\"text/plain\",\"size\":0,\"md5\":\"\",\"tags\":[\"a\",\"b\"],"
 			    "\"meta\":{\"x\":{\"y\":[1,2]}},\"trashed\":0,\"permissions\":{}}");
 	cJSON_AddStringToObject(want, "id", id);
@@ -409,9 +380,9 @@ static void test_create(void **state)
 	cJSON_AddNumberToObject(want, "modified", num(f, "modified", "POST"));
 	if (num(f, "modified", "POST") < created)
 		fail_msg("modified before created");
-	assert_json(f, want, "POST /files");
+	t_assert_json(f, want, "POST /files");
 	cJSON *g = get_file(s, u.a, id);
-	assert_json(g, f, "GET after POST");
+	t_assert_json(g, f, "GET after POST");
 	cJSON_Delete(g);
 	char p[PATH_MAX_];
 	t_http_response r;
@@ -571,15 +542,15 @@ static void test_get(void **state)
 
 	cJSON *mine = get_file(s, u.a, shared);
 	cJSON *theirs = get_file(s, u.b, shared);
-	assert_json(theirs, mine, "a grantee's GET");
+	t_assert_json(theirs, mine, "a grantee's GET");
 	cJSON *perms = cJSON_CreateObject();
 	cJSON_AddStringToObject(perms, u.bid, "reader");
-	assert_json(member(mine, "permissions"), perms, "permissions after a reader grant");
+	t_assert_json(member(mine, "permissions"), perms, "permissions after a reader grant");
 	cJSON_Delete(perms);
 	cJSON_Delete(mine);
 	cJSON_Delete(theirs);
 	cJSON *pf = get_file(s, u.c, pub);
-	assert_json_text(member(pf, "permissions"), "{\"anyone\":\"reader\"}", "a public node");
+	t_assert_json_text(member(pf, "permissions"), "{\"anyone\":\"reader\"}", "a public node");
 	cJSON_Delete(pf);
 
 	/* the two 404s are the same answer */
@@ -630,7 +601,7 @@ static void test_list(void **state)
 	cJSON_ArrayForEach(it, member(j, "items"))
 	{
 		cJSON *g = get_file(s, u.a, t_json_str(it, "id"));
-		assert_json(it, g, "a listed file");
+		t_assert_json(it, g, "a listed file");
 		cJSON_Delete(g);
 	}
 	cJSON_Delete(j);
@@ -728,11 +699,11 @@ static void test_patch_and_revert(void **state)
 	set_member(want, "name", cJSON_CreateString("renamed.txt"));
 	set_member(want, "parent", cJSON_CreateString("other/place"));
 	set_member(want, "mime", cJSON_CreateString("text/markdown"));
-	set_member(want, "tags", parse("[\"t1\",\"t2\"]"));
+	set_member(want, "tags", t_json_parse("[\"t1\",\"t2\"]"));
 	set_member(want, "meta",
-		   parse("{\"a\":{\"c\":[9,2],\"e\":{\"deep\":true}},\"moved\":1,\"copied\":1}"));
+		   t_json_parse("{\"a\":{\"c\":[9,2],\"e\":{\"deep\":true}},\"moved\":1,\"copied\":1}"));
 	cJSON *a = without(now, "modified"), *b = without(want, "modified");
-	assert_json(a, b, "GET after the patch");
+	t_assert_json(a, b, "GET after the patch");
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	if (num(now, "modified", "GET") < num(orig, "modified", "GET"))
@@ -747,7 +718,7 @@ static void test_patch_and_revert(void **state)
 	now = get_file(s, u.a, key);
 	a = without(now, "modified");
 	b = without(orig, "modified");
-	assert_json(a, b, "GET after the revert");
+	t_assert_json(a, b, "GET after the revert");
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	cJSON_Delete(now);
@@ -762,13 +733,13 @@ static void test_patch_and_revert(void **state)
 	revert = check_patch_answer(ans, k2, set_meta, "PATCH /meta");
 	cJSON_Delete(ans);
 	now = get_file(s, u.a, k2);
-	assert_json_text(member(now, "meta"), "{\"k\":[true]}", "meta after the patch");
+	t_assert_json_text(member(now, "meta"), "{\"k\":[true]}", "meta after the patch");
 	cJSON_Delete(now);
 	cJSON_Delete(patch(s, u.a, p2, revert, 200));
 	now = get_file(s, u.a, k2);
 	a = without(now, "modified");
 	b = without(o2, "modified");
-	assert_json(a, b, "GET after reverting meta");
+	t_assert_json(a, b, "GET after reverting meta");
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	cJSON_Delete(now);
@@ -870,7 +841,7 @@ static void test_patch_errors(void **state)
 	t_file_grant(s, u.a, key, u.cid, NULL);
 	/* nothing changed */
 	cJSON *after = get_file(s, u.a, key);
-	assert_json(after, before, "the file after every refused patch");
+	t_assert_json(after, before, "the file after every refused patch");
 	cJSON_Delete(after);
 	/* a trashed node's name is not live; a writer may rename */
 	snprintf(body, sizeof(body), "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"gone.txt\"}]");
@@ -950,7 +921,7 @@ static void test_media_put_get(void **state)
 	snprintf(etag, sizeof(etag), "\"%s\"", md5);
 	cJSON *f = put_ok(s, u.a, key, d, n);
 	cJSON *g = get_file(s, u.a, key);
-	assert_json(f, g, "PUT's answer and GET");
+	t_assert_json(f, g, "PUT's answer and GET");
 	if (strcmp(str(g, "mime", "GET"), "application/x-test"))
 		fail_msg("PUT changed mime to %s", t_json_str(g, "mime"));
 	cJSON_Delete(f);
@@ -1093,7 +1064,7 @@ static void test_media_put_limits(void **state)
 	req(s, "PUT", p, u.a, "Content-Length: 5000\r\nExpect: 100-continue\r\n", NULL, 0, &r);
 	t_assert_error(&r, 413, "file too large");
 	cJSON *after = get_file(s, u.a, key);
-	assert_json(after, before, "the file after refused PUTs");
+	t_assert_json(after, before, "the file after refused PUTs");
 	cJSON_Delete(after);
 	expect_media(s, u.a, key, d, 1024);
 
@@ -1146,7 +1117,7 @@ static void test_media_put_limits(void **state)
 	close(fd);
 	t_sleep_ms(50);
 	after = get_file(s, u.a, key);
-	assert_json(after, before, "the file after an interrupted PUT");
+	t_assert_json(after, before, "the file after an interrupted PUT");
 	cJSON_Delete(after);
 	cJSON_Delete(before);
 	expect_media(s, u.a, key, "0123456789", 10);
@@ -1324,7 +1295,7 @@ static void check_revision(const cJSON *rv, const char *key, size_t size, const 
 		fail_msg("%s: size %.0f md5 \"%s\", want %zu \"%s\"", what, num(rv, "size", what),
 			 t_json_str(rv, "md5"), size, md5);
 	if (patch_text)
-		assert_json_text(member(rv, "patch"), patch_text, what);
+		t_assert_json_text(member(rv, "patch"), patch_text, what);
 	else if (!cJSON_IsNull(member(rv, "patch")))
 		fail_msg("%s: patch is not null", what);
 	const cJSON *m = member(rv, "modification");
@@ -1389,7 +1360,7 @@ static void test_revisions(void **state)
 	if (t2 < t0)
 		fail_msg("revisions are not oldest first");
 	cJSON *again = revisions(s, u.a, key, 3);
-	assert_json(again, j, "revisions as the owner and as a reader");
+	t_assert_json(again, j, "revisions as the owner and as a reader");
 	cJSON_Delete(again);
 	cJSON_Delete(j);
 	expect_error(s, "GET", fpath(p, key, "/revisions"), "Authorization: Bearer x\r\n", NULL, 401,
@@ -1483,7 +1454,7 @@ static void expect_users(const t_server *s, const char *auth, const char *key, c
 {
 	char p[PATH_MAX_];
 	cJSON *got = t_api(s, "GET", fpath(p, key, "/users"), auth, NULL, 200);
-	assert_json(got, want, what);
+	t_assert_json(got, want, what);
 	cJSON_Delete(got);
 }
 
@@ -1519,7 +1490,7 @@ static void test_users(void **state)
 			  b_first ? perm(key, u.cid, "writer", u.aid) : perm(key, u.bid, "reader", u.aid),
 			  perm(key, "anyone", "reader", u.aid)};
 	want = perm_list(three, 4);
-	assert_json(ans, want, "PATCH users: the list after");
+	t_assert_json(ans, want, "PATCH users: the list after");
 	cJSON_Delete(ans);
 	expect_users(s, u.b, key, want, "GET users as a reader");
 	cJSON_Delete(want);
@@ -1528,7 +1499,7 @@ static void test_users(void **state)
 	cJSON_AddStringToObject(wp, u.bid, "reader");
 	cJSON_AddStringToObject(wp, u.cid, "writer");
 	cJSON_AddStringToObject(wp, "anyone", "reader");
-	assert_json(member(f, "permissions"), wp, "the file's permissions");
+	t_assert_json(member(f, "permissions"), wp, "the file's permissions");
 	cJSON_Delete(wp);
 	cJSON_Delete(f);
 
@@ -1541,7 +1512,7 @@ static void test_users(void **state)
 	{
 		if (!strcmp(t_json_str(it, "id"), did)) {
 			cJSON *w = perm(key, did, "reader", u.cid);
-			assert_json(it, w, "a grant given by a writer");
+			t_assert_json(it, w, "a grant given by a writer");
 			cJSON_Delete(w);
 			found = true;
 		}
@@ -1626,7 +1597,7 @@ static void test_users(void **state)
 	expect_users(s, u.a, key, want, "GET users after the refusals");
 	snprintf(one, sizeof(one), "[{\"op\":\"remove\",\"type\":\"user\",\"id\":\"%s\"}]", did);
 	ans = t_api(s, "PATCH", p, u.a, one, 200);
-	assert_json(ans, want, "removing a grant never given");
+	t_assert_json(ans, want, "removing a grant never given");
 	cJSON_Delete(ans);
 	cJSON_Delete(want);
 	/* applied in order; a role changes */
@@ -1641,7 +1612,7 @@ static void test_users(void **state)
 	wp = cJSON_CreateObject();
 	cJSON_AddStringToObject(wp, u.bid, "writer");
 	cJSON_AddStringToObject(wp, did, "commenter");
-	assert_json(member(f, "permissions"), wp, "permissions after the ops in order");
+	t_assert_json(member(f, "permissions"), wp, "permissions after the ops in order");
 	cJSON_Delete(wp);
 	cJSON_Delete(f);
 	/* a commenter reads, may not change; carol lost sight of it */
@@ -1661,7 +1632,7 @@ static void test_alias(void **state)
 	cJSON *f = t_api(s, "POST", "/file", u.a, "{\"name\":\"al.txt\",\"id\":\"al\"}", 201);
 	check_file_shape(f, "POST /file");
 	cJSON *g = t_api(s, "GET", "/file/al", u.a, NULL, 200);
-	assert_json(g, f, "GET /file/<key>");
+	t_assert_json(g, f, "GET /file/<key>");
 	cJSON_Delete(g);
 	cJSON_Delete(f);
 	expect_list(s, u.a, "", "al", "");
@@ -1691,7 +1662,7 @@ static void test_alias(void **state)
 		 "[{\"op\":\"add\",\"type\":\"user\",\"id\":\"%s\",\"value\":\"reader\"}]", u.bid);
 	cJSON *a1 = t_api(s, "PATCH", "/file/al/users", u.a, ops, 200);
 	cJSON *a2 = t_api(s, "GET", "/file/al/users", u.a, NULL, 200);
-	assert_json(a2, a1, "GET /file/<key>/users");
+	t_assert_json(a2, a1, "GET /file/<key>/users");
 	if (cJSON_GetArraySize(member(a2, "items")) != 2)
 		fail_msg("GET /file/<key>/users: want the owner and bob");
 	cJSON_Delete(a1);

@@ -64,28 +64,6 @@ static void add_user(const t_server *s, user *u, const char *name)
 
 /* ---- JSON ---- */
 
-static void assert_json(const cJSON *got, const cJSON *want, const char *what)
-{
-	if (cJSON_Compare(got, want, true))
-		return;
-	char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-	char *w = want ? cJSON_PrintUnformatted(want) : NULL;
-	fprintf(stderr, "%s:\n  got  %.1500s\n  want %.1500s\n", what, g ? g : "(nothing)",
-		w ? w : "(nothing)");
-	cJSON_free(g);
-	cJSON_free(w);
-	fail_msg("%s: not the JSON wanted", what);
-}
-
-static void assert_json_text(const cJSON *got, const char *want, const char *what)
-{
-	cJSON *w = cJSON_Parse(want);
-	if (!w)
-		fail_msg("test bug: not JSON: %s", want);
-	assert_json(got, w, what);
-	cJSON_Delete(w);
-}
-
 /* ---- POST /fm ---- */
 
 /* A form (multipart, or urlencoded when asked) of action (NULL: none)
@@ -144,7 +122,7 @@ static cJSON *fm_ok(const t_server *s, const char *auth, t_form *f, const char *
 static void fm_plain_ok(const t_server *s, const char *auth, t_form *f, const char *what)
 {
 	cJSON *j = fm_ok(s, auth, f, what);
-	assert_json_text(j, "{\"type\":\"success\"}", what);
+	t_assert_json_text(j, "{\"type\":\"success\"}", what);
 	cJSON_Delete(j);
 }
 
@@ -246,7 +224,7 @@ static void chunk_ok(const t_server *s, const user *u, const char *name, const u
 	char what[200];
 	snprintf(what, sizeof(what), "chunk %zu-%zu of %s", start, start + len, name);
 	cJSON *j = fm_ok(s, u->auth, &f, what);
-	assert_json_text(j, "{\"type\":\"success\",\"is_fully_uploaded\":0}", what);
+	t_assert_json_text(j, "{\"type\":\"success\",\"is_fully_uploaded\":0}", what);
 	cJSON_Delete(j);
 }
 
@@ -323,7 +301,7 @@ static void expect_stored(const cJSON *j, const user *u, const char *dir, const 
 		 "{\"type\":\"success\",\"is_fully_uploaded\":1,\"url\":\"%s\",\"filename\":\"%s\","
 		 "\"name\":\"%s\",\"directory\":\"%s\",\"tags\":%s,\"is_private\":%d%s}",
 		 url, name, name, dir, tags, is_private, orig);
-	assert_json_text(j, want, what);
+	t_assert_json_text(j, want, what);
 }
 
 /* The success answer of a stored file: its url member into url. */
@@ -439,7 +417,7 @@ static void expect_node(const t_server *s, const user *u, const char *key, const
 	const char *n = t_json_str(node, "name"), *pa = t_json_str(node, "parent");
 	if (!n || !pa || strcmp(n, name) || strcmp(pa, parent))
 		fail_msg("%s: GET %s is not %s/%s", what, p, parent, name);
-	assert_json_text(cJSON_GetObjectItemCaseSensitive(node, "tags"), tags, what);
+	t_assert_json_text(cJSON_GetObjectItemCaseSensitive(node, "tags"), tags, what);
 	cJSON_Delete(node);
 }
 
@@ -696,7 +674,7 @@ static void test_url_plus(void **state)
 	t_form f;
 	form(&f, "update", "url", "/u/alice/a+b.txt", "tags", "p", NULL);
 	j = fm_ok(s, a.auth, &f, "update of a url with a bare '+'");
-	assert_json_text(j,
+	t_assert_json_text(j,
 			 "{\"type\":\"success\",\"is_fully_uploaded\":1,\"url\":\"/u/alice/a%2Bb.txt\","
 			 "\"filename\":\"a+b.txt\",\"name\":\"a+b.txt\",\"directory\":\"\",\"tags\":[\"p\"],"
 			 "\"is_private\":0}",
@@ -1569,7 +1547,7 @@ static void expect_files(const cJSON *j, const char *want, const char *what)
 	cJSON *sorted = cJSON_CreateArray();
 	for (int i = 0; i < n; i++)
 		cJSON_AddItemToArray(sorted, cJSON_Duplicate(item[i], true));
-	assert_json_text(sorted, want, what);
+	t_assert_json_text(sorted, want, what);
 	cJSON_Delete(sorted);
 }
 
@@ -1640,12 +1618,12 @@ static void test_virtual(void **state)
 	t_http_free(&r);
 	if (!j)
 		fail_msg("POST /fm?action=reset: %s", why);
-	assert_json_text(j, "{\"type\":\"success\"}", "POST /fm?action=reset");
+	t_assert_json_text(j, "{\"type\":\"success\"}", "POST /fm?action=reset");
 	cJSON_Delete(j);
 	expect_missing(s, a.auth, "/u/alice/.cubby-staging/s3.txt");
 	form(&f, "commit", NULL);
 	j = fm_ok(s, a.auth, &f, "commit after reset");
-	assert_json_text(j, "{\"type\":\"success\",\"files\":[]}", "commit of nothing");
+	t_assert_json_text(j, "{\"type\":\"success\",\"files\":[]}", "commit of nothing");
 	cJSON_Delete(j);
 	/* the staging area is the server's, not a directory to name */
 	add_error(s, &a, "default", "x.txt", one, 3,
@@ -1687,7 +1665,7 @@ static void test_seen_elsewhere(void **state)
 	cJSON_AddStringToObject(want, "kind", "file");
 	cJSON_AddStringToObject(want, "id", key);
 	cJSON_AddItemToObject(want, "data", t_api(s, "GET", p, a.auth, NULL, 200));
-	assert_json(e, want, "the /files event of an add");
+	t_assert_json(e, want, "the /files event of an add");
 	cJSON_Delete(want);
 	cJSON_Delete(e);
 	t_ws_close(&ws);
@@ -1716,7 +1694,7 @@ static void test_seen_elsewhere(void **state)
 		if (t_line_send(&l, x[0]) || t_line_recv(&l, got, sizeof(got), T_TIMEOUT_MS) != 1)
 			fail_msg("line protocol: no answer to %s", x[0]);
 		cJSON *g = cJSON_Parse(got);
-		assert_json_text(g, x[1], x[0]);
+		t_assert_json_text(g, x[1], x[0]);
 		cJSON_Delete(g);
 	}
 	t_line_close(&l);

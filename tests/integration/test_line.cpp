@@ -74,14 +74,6 @@ extern "C" {
 
 /* ---- JSON ---- */
 
-static cJSON *parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
-	if (!j)
-		fail_msg("test bug: not JSON: %s", text);
-	return j;
-}
-
 /* Whether text has no white space outside its strings. */
 static bool minimised(const char *text)
 {
@@ -2202,7 +2194,7 @@ static void test_put_announced(void **state)
 
 	/* /ws: list_update, then the file in file_list */
 	j = ws_next(&ws, "list_update", T_TIMEOUT_MS);
-	cJSON *want = parse("{\"type\":\"list_update\",\"value\":\"file_list\"}");
+	cJSON *want = t_json_parse("{\"type\":\"list_update\",\"value\":\"file_list\"}");
 	if (!cJSON_Compare(j, want, true))
 		fail_json(j, want);
 	cJSON_Delete(want);

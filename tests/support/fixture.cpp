@@ -1,7 +1,8 @@
 /* fixture.cpp: the cmocka fixture of every test that drives a real
  * cubbyd: one server per test on its own temporary directory, its log
  * shown when the test fails, and a clean exit on SIGTERM required when
- * it passes. */
+ * it passes; and the assertions that fail such a test (error answers,
+ * JSON). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "support.h"
@@ -84,4 +86,32 @@ void t_assert_error_prefix(t_http_response *r, int code, const char *prefix)
 	t_http_free(r);
 	if (rc)
 		fail_msg("%s", why);
+}
+
+cJSON *t_json_parse(const char *text)
+{
+	cJSON *j = cJSON_Parse(text);
+	if (!j)
+		fail_msg("test bug: not JSON: %s", text);
+	return j;
+}
+
+void t_assert_json(const cJSON *got, const cJSON *want, const char *what)
+{
+	if (cJSON_Compare(got, want, true))
+		return;
+	char *g = got ? cJSON_PrintUnformatted(got) : NULL;
+	char *w = want ? cJSON_PrintUnformatted(want) : NULL;
+	fprintf(stderr, "%s:\n  got  %.1500s\n  want %.1500s\n", what, g ? g : "(nothing)",
+		w ? w : "(nothing)");
+	cJSON_free(g);
+	cJSON_free(w);
+	fail_msg("%s: not the JSON wanted", what);
+}
+
+void t_assert_json_text(const cJSON *got, const char *want, const char *what)
+{
+	cJSON *w = t_json_parse(want);
+	t_assert_json(got, w, what);
+	cJSON_Delete(w);
 }

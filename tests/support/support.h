@@ -168,6 +168,13 @@ int t_check_error_prefix(const t_http_response *r, int code, const char *prefix,
 void t_assert_error_prefix(t_http_response *r, int code, const char *prefix);
 /* The string member key of j, or NULL. */
 const char *t_json_str(const cJSON *j, const char *key);
+/* JSON text the test wrote itself, parsed; fails the test on a typo.
+ * Caller deletes. */
+cJSON *t_json_parse(const char *text);
+/* Fails the test unless got equals want (member order aside), printing
+ * both; and the same against JSON text. */
+void t_assert_json(const cJSON *got, const cJSON *want, const char *what);
+void t_assert_json_text(const cJSON *got, const char *want, const char *what);
 
 /* ---- WebSocket (RFC 6455, masked client frames) ---- */
 
