@@ -326,15 +326,6 @@ static void get(const t_server *s, const char *auth, const char *url, const char
 		fail_msg("GET %s: no complete answer", url);
 }
 
-static void expect_header(const t_http_response *r, const char *name, const char *want,
-			  const char *what)
-{
-	char v[1024];
-	const char *got = t_http_header(r, name, v, sizeof(v));
-	if (!got || strcmp(got, want))
-		fail_msg("%s: %s is %s, want %s", what, name, got ? got : "(none)", want);
-}
-
 static void expect_no_header(const t_http_response *r, const char *name, const char *what)
 {
 	char v[1024];
@@ -357,7 +348,7 @@ static void expect_content(const t_server *s, const char *auth, const char *url,
 			 status, got, len);
 	}
 	if (type)
-		expect_header(&r, "content-type", type, url);
+		t_assert_header(&r, "content-type", type, url);
 	t_http_free(&r);
 }
 
@@ -586,8 +577,8 @@ static void test_add_whole(void **state)
 	if (r.status != 200 || r.body_len != 5000 || memcmp(r.body, d, 5000))
 		fail_msg("GET %s: %d with %zu bytes, want the 5000 bytes added", url, r.status,
 			 r.body_len);
-	expect_header(&r, "content-type", "text/plain", url);
-	expect_header(&r, "content-disposition", "inline; filename=\"notes.txt\"", url);
+	t_assert_header(&r, "content-type", "text/plain", url);
+	t_assert_header(&r, "content-disposition", "inline; filename=\"notes.txt\"", url);
 	t_http_free(&r);
 	/* the part's filename was not used for anything */
 	expect_missing(s, a.auth, url_of("alice", "docs/2020", "part-name.dat", url));
@@ -1059,8 +1050,8 @@ static void expect_head_only(const t_server *s, const char *url, size_t len)
 	raw_response(buf, (size_t)(end + 4 - buf), true, &r, "HEAD");
 	char cl[32];
 	snprintf(cl, sizeof(cl), "%zu", len);
-	expect_header(&r, "content-length", cl, "HEAD");
-	expect_header(&r, "content-type", "application/octet-stream", "HEAD");
+	t_assert_header(&r, "content-length", cl, "HEAD");
+	t_assert_header(&r, "content-type", "application/octet-stream", "HEAD");
 	t_http_free(&r);
 }
 
@@ -1069,18 +1060,12 @@ static void expect_head_only(const t_server *s, const char *url, size_t len)
 static void expect_range(const t_server *s, const char *url, const char *range,
 			 const unsigned char *d, size_t n, size_t from, size_t to)
 {
-	char h[128], cr[96], what[160];
+	char h[128], what[160];
 	snprintf(h, sizeof(h), "Range: bytes=%s\r\n", range);
 	snprintf(what, sizeof(what), "GET %s with Range: bytes=%s", url, range);
 	t_http_response r;
 	get(s, NULL, url, h, &r);
-	size_t len = to - from + 1;
-	if (r.status != 206 || r.body_len != len || memcmp(r.body, d + from, len))
-		fail_msg("%s: %d with %zu bytes, want 206 with bytes %zu-%zu", what, r.status,
-			 r.body_len, from, to);
-	snprintf(cr, sizeof(cr), "bytes %zu-%zu/%zu", from, to, n);
-	expect_header(&r, "content-range", cr, what);
-	t_http_free(&r);
+	t_assert_range(&r, d, n, from, to, what);
 }
 
 /* Range (206 with Content-Range; 416 past the end), ETag and
@@ -1104,7 +1089,7 @@ static void test_serving(void **state)
 	get(s, NULL, url, "Range: bytes=1000-\r\n", &r);
 	if (r.status != 416)
 		fail_msg("Range 1000- of 1000 bytes: %d, want 416", r.status);
-	expect_header(&r, "content-range", "bytes */1000", "Range past the end");
+	t_assert_header(&r, "content-range", "bytes */1000", "Range past the end");
 	t_http_free(&r);
 
 	char etag[256], h[300];
@@ -1112,7 +1097,7 @@ static void test_serving(void **state)
 	if (r.status != 200 || !t_http_header(&r, "etag", etag, sizeof(etag)) || !etag[0])
 		fail_msg("GET %s: %d, want 200 with an ETag", url, r.status);
 	expect_no_header(&r, "panda_tags", "GET without ?m=1");
-	expect_header(&r, "cache-control", "private, no-cache", url);
+	t_assert_header(&r, "cache-control", "private, no-cache", url);
 	t_http_free(&r);
 	snprintf(h, sizeof(h), "If-None-Match: %s\r\n", etag);
 	get(s, NULL, url, h, &r);
@@ -1127,10 +1112,10 @@ static void test_serving(void **state)
 	if (r.status != 200 || r.body_len != n || memcmp(r.body, d, n))
 		fail_msg("GET ?m=1: %d with %zu bytes, want 200 with the content", r.status,
 			 r.body_len);
-	expect_header(&r, "panda_url", url, "?m=1");
-	expect_header(&r, "panda_is_private", "0", "?m=1");
-	expect_header(&r, "panda_tags", "[\"x\",\"y\"]", "?m=1");
-	expect_header(&r, "panda_fmp_original_url", "/u/alice/s.bin?o=1", "?m=1");
+	t_assert_header(&r, "panda_url", url, "?m=1");
+	t_assert_header(&r, "panda_is_private", "0", "?m=1");
+	t_assert_header(&r, "panda_tags", "[\"x\",\"y\"]", "?m=1");
+	t_assert_header(&r, "panda_fmp_original_url", "/u/alice/s.bin?o=1", "?m=1");
 	t_http_free(&r);
 
 	/* new content: the old ETag no longer matches; no original, no
@@ -1147,8 +1132,8 @@ static void test_serving(void **state)
 	cJSON_Delete(add_ok(s, &a, "default", "p.bin", d, 10, "is_private", "1", NULL));
 	get(s, a.auth, "/u/alice/p.bin?m=1", NULL, &r);
 	assert_int_equal(r.status, 200);
-	expect_header(&r, "panda_is_private", "1", "?m=1 of a private file");
-	expect_header(&r, "panda_tags", "[]", "?m=1 of a private file");
+	t_assert_header(&r, "panda_is_private", "1", "?m=1 of a private file");
+	t_assert_header(&r, "panda_tags", "[]", "?m=1 of a private file");
 	expect_no_header(&r, "panda_fmp_original_url", "?m=1 of a file without an original");
 	t_http_free(&r);
 	free(d);

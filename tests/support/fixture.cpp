@@ -13,6 +13,7 @@ extern "C" {
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "support.h"
 
@@ -114,4 +115,26 @@ void t_assert_json_text(const cJSON *got, const char *want, const char *what)
 	cJSON *w = t_json_parse(want);
 	t_assert_json(got, w, what);
 	cJSON_Delete(w);
+}
+
+void t_assert_header(const t_http_response *r, const char *name, const char *want,
+		     const char *what)
+{
+	char v[1024];
+	const char *got = t_http_header(r, name, v, sizeof(v));
+	if (!got || strcmp(got, want))
+		fail_msg("%s: %s is \"%s\", want \"%s\"", what, name, got ? got : "(absent)", want);
+}
+
+void t_assert_range(t_http_response *r, const unsigned char *d, size_t n, size_t from,
+		    size_t to, const char *what)
+{
+	char cr[96];
+	size_t len = to - from + 1;
+	if (r->status != 206 || r->body_len != len || memcmp(r->body, d + from, len))
+		fail_msg("%s: %d with %zu bytes, want 206 with bytes %zu-%zu", what, r->status,
+			 r->body_len, from, to);
+	snprintf(cr, sizeof(cr), "bytes %zu-%zu/%zu", from, to, n);
+	t_assert_header(r, "content-range", cr, what);
+	t_http_free(r);
 }

@@ -175,6 +175,13 @@ cJSON *t_json_parse(const char *text);
  * both; and the same against JSON text. */
 void t_assert_json(const cJSON *got, const cJSON *want, const char *what);
 void t_assert_json_text(const cJSON *got, const char *want, const char *what);
+/* Fails the test unless r has header name (any case) with exactly want. */
+void t_assert_header(const t_http_response *r, const char *name, const char *want,
+		     const char *what);
+/* Fails the test unless r is 206 with bytes from..to (inclusive) of the
+ * n bytes d and their Content-Range; frees r. */
+void t_assert_range(t_http_response *r, const unsigned char *d, size_t n, size_t from,
+		    size_t to, const char *what);
 
 /* ---- WebSocket (RFC 6455, masked client frames) ---- */
 
