@@ -323,8 +323,7 @@ static int action_delete(cb_conn *c, fm_request *r)
 /* Ids of the user's live nodes in the staging area, into a JSON array. */
 static int staged_visit(const cb_node *n, void *ctx)
 {
-	size_t len = strlen(FM_STAGING);
-	if (!strncmp(n->parent, FM_STAGING, len) && (!n->parent[len] || n->parent[len] == '/'))
+	if (fm_in_staging(n->parent))
 		cJSON_AddItemToArray((cJSON *)ctx, cJSON_CreateString(n->id));
 	return 0;
 }

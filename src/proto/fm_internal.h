@@ -81,6 +81,8 @@ int fm_reply_node(cb_conn *c, const cb_node *n);
 const cb_profile *fm_profile(cb_conn *c, fm_request *r, bool fallback);
 
 /* fm_upload.cpp */
+/* Whether directory dir is the staging area or below it. */
+bool fm_in_staging(const char *dir);
 /* A file part begins: places it (add) or finds its node (update) and
  * checks what can be checked before its bytes. 0 to go on; 1 answered. */
 int fm_file_begin(cb_conn *c, fm_request *r, bool update);

@@ -28,7 +28,7 @@ static bool join(const char *a, const char *b, char *out)
 	return n >= 0 && n <= CB_PATH_MAX;
 }
 
-static bool in_staging(const char *dir)
+bool fm_in_staging(const char *dir)
 {
 	size_t n = strlen(FM_STAGING);
 	return !strncmp(dir, FM_STAGING, n) && (!dir[n] || dir[n] == '/');
@@ -68,7 +68,7 @@ static bool place(cb_conn *c, fm_request *r, const char *filename, bool add, cb_
 			fm_fail(c, "directory too long: %s", cdir);
 			return false;
 		}
-		if (in_staging(dir)) {
+		if (fm_in_staging(dir)) {
 			fm_fail(c, "directory not allowed: %s is the staging area", FM_STAGING);
 			return false;
 		}
@@ -184,7 +184,6 @@ int fm_file_begin(cb_conn *c, fm_request *r, bool update)
  * the stored type is the name's, or failing that the content's. */
 static bool type_check(cb_conn *c, fm_request *r)
 {
-	const char *sniffed = mime_sniff(r->head, r->head_len);
 	const char *by_name = mime_from_name(r->target.name);
 	const char *type = mime_of_content(r->target.name, r->head, r->head_len);
 	if (!profile_allows_type(r->profile, type)) {
@@ -192,7 +191,8 @@ static bool type_check(cb_conn *c, fm_request *r)
 			type, r->profile->types);
 		return false;
 	}
-	const char *stored = strcmp(by_name, CB_MIME_DEFAULT) || !sniffed ? by_name : sniffed;
+	/* a name without a known extension takes what the bytes show */
+	const char *stored = strcmp(by_name, CB_MIME_DEFAULT) ? by_name : type;
 	snprintf(r->target.mime, sizeof(r->target.mime), "%s", stored);
 	return true;
 }
