@@ -5,9 +5,9 @@
 #   make check      dependencies, every test (unit, and integration against
 #                   the real cubbyd), then all again under AddressSanitizer
 #                   and UndefinedBehaviorSanitizer
-#   make bench      throughput and event fan-out scenarios against a fresh
-#                   cubbyd (BENCH_QUICK=1: smaller), each beside a reference
-#                   from the same run
+#   make bench      every performance and footprint scenario against a fresh
+#                   cubbyd and the peers, each beside a reference from the
+#                   same run; writes bench/RESULTS.md (BENCH_QUICK=1: smaller)
 #   make install    PREFIX=/usr/local DESTDIR= : stripped binary, config, docs
 #   make clean
 #
@@ -114,8 +114,9 @@ $(B)/bench/%: bench/%.cpp bench/common.h $(BENCH_OBJ) $(SUPPORT_OBJ)
 	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(BENCH_OBJ) $(SUPPORT_OBJ) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 bench: deps
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory OPT=-O2 B=build/bench-build $(addprefix build/bench-build/,cubbyd $(BENCH_BIN:$(B)/%=%))
-	@sh bench/run.sh build/bench-build
+	@sh bench/run.sh build/bench-build $(B)/cubbyd
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/cubby $(DESTDIR)$(DOCDIR)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 uint32_t bench_key(void)
 {
@@ -84,4 +85,37 @@ int bench_expect(t_ws *ws, const char *who, const char *want, const char *skip, 
 			free(d);
 		return rc;
 	}
+}
+
+double bench_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int bench_rss(int pid, double *vmrss, double *vmhwm)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	int found = 0;
+	long kb;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+			*vmrss = (double)kb / 1024;
+			found++;
+		} else if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
+			*vmhwm = (double)kb / 1024;
+			found++;
+		}
+	}
+	fclose(f);
+	if (found != 2)
+		fprintf(stderr, "%s: no VmRSS and VmHWM\n", path);
+	return found == 2 ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* common.h: what the bench clients share: masked client frames built a
  * word at a time (so that the client costs little next to the server on
- * the same cores) and a blocking wait for one text message. Connections,
+ * the same cores), a blocking wait for one text message, the clock and a
+ * process's memory. Connections,
  * the WebSocket handshake and base64 are the test clients'
  * (tests/support). */
 #pragma once
@@ -25,3 +26,9 @@ size_t bench_frame(unsigned char *out, const unsigned char *p, size_t n);
  * msg is not NULL it gets the message (malloc'd, caller frees). Says
  * what came instead on stderr, prefixed with who. */
 int bench_expect(t_ws *ws, const char *who, const char *want, const char *skip, char **msg);
+
+/* The monotonic clock in seconds. */
+double bench_now_s(void);
+/* VmRSS and VmHWM of process pid (/proc/PID/status) in MiB; 0, or -1
+ * (said on stderr). */
+int bench_rss(int pid, double *vmrss, double *vmhwm);

@@ -54,13 +54,6 @@ struct keepalive {
 	size_t len;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- setup over one-request connections (tests/support) ---- */
 
 /* method path with body as bearer; 0 when the status is want, and then
@@ -169,33 +162,6 @@ static int grant_all(int port, const char *admin, const char *key, int users, co
 			return -1;
 	}
 	return 0;
-}
-
-/* ---- cubbyd's memory ---- */
-
-/* VmRSS and VmHWM of pid in MiB; 0 or -1. */
-static int rss(int pid, double *vmrss, double *vmhwm)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	int found = 0;
-	long kb;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
-			*vmrss = (double)kb / 1024;
-			found++;
-		} else if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
-			*vmhwm = (double)kb / 1024;
-			found++;
-		}
-	}
-	fclose(f);
-	return found == 2 ? 0 : -1;
 }
 
 /* ---- the patches ---- */
@@ -313,14 +279,14 @@ static int one_patch(run *r, int n, long v, double t[3])
 			  "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 			  r->key, r->port, r->admin, bn, body);
 	k->len = 0;
-	double t_sent = now_s(), t_answer = 0;
+	double t_sent = bench_now_s(), t_answer = 0;
 	if (t_send_all(k->fd, req, (size_t)rn))
 		return -1;
 	int pending = n, status = 0, again = 1;
 	epoll_event ev[256];
 	while (pending || !t_answer) {
 		int ready = epoll_wait(r->ep, ev, 256, 1000);
-		double now = now_s();
+		double now = bench_now_s();
 		if (ready < 0 && errno != EINTR) {
 			perror("epoll_wait");
 			return -1;
@@ -423,21 +389,21 @@ int main(int argc, char **argv)
 	}
 	k->fd = -1;
 	run r = {port, ep, admin, key, k, subs};
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (login(port, "admin", argv[2], admin, NULL) || make_users(port, admin, users, ids, tokens) ||
 	    api_str(port, admin, "POST", "/files", "{\"name\":\"fanout.json\",\"meta\":{\"n\":0}}", 201,
 		    "id", key, sizeof(key)) ||
 	    grant_all(port, admin, key, users, ids))
 		return 1;
-	double t_setup = now_s() - t0;
+	double t_setup = bench_now_s() - t0;
 
 	/* The references: cubbyd's memory and the patch's round trip with
 	 * no socket open. */
 	double idle[2], opened[2], after[2];
-	if (rss(pid, &idle[0], &idle[1]) || patch_many(&r, 0, 1, patches, ref))
+	if (bench_rss(pid, &idle[0], &idle[1]) || patch_many(&r, 0, 1, patches, ref))
 		return 1;
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (int i = 0; i < nsubs; i++) {
 		char path[T_TOKEN_MAX + 32];
 		snprintf(path, sizeof(path), "/files?token=%s", tokens + T_TOKEN_MAX * (i % users));
@@ -454,10 +420,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	double t_open = now_s() - t0;
+	double t_open = bench_now_s() - t0;
 	t_sleep_ms(200); /* let cubbyd settle the last upgrades */
-	if (rss(pid, &opened[0], &opened[1]) || patch_many(&r, nsubs, 1 + patches, patches, fan) ||
-	    rss(pid, &after[0], &after[1]))
+	if (bench_rss(pid, &opened[0], &opened[1]) || patch_many(&r, nsubs, 1 + patches, patches, fan) ||
+	    bench_rss(pid, &after[0], &after[1]))
 		return 1;
 
 	print_pcts(ref, patches);

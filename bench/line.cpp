@@ -45,13 +45,6 @@ struct conn {
 static uint64_t chunk = 48 << 10;
 static unsigned window = 8;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t chunks_of(uint64_t size)
 {
 	return size / chunk + (size % chunk != 0);
@@ -382,14 +375,14 @@ int main(int argc, char **argv)
 		return 1;
 	free(login);
 
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (put(&c, fd, size))
 		return 1;
-	double t_put = now_s() - t0;
-	t0 = now_s();
+	double t_put = bench_now_s() - t0;
+	t0 = bench_now_s();
 	if (get(&c, fd, size))
 		return 1;
-	double t_get = now_s() - t0;
+	double t_get = bench_now_s() - t0;
 	if (exchange(&c, "{\"command\":\"close\"}\n", "{\"command\":\"close\",\"response\":\"bye\"}"))
 		return 1;
 	close(c.fd);

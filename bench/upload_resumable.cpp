@@ -53,13 +53,6 @@ static uint64_t size;   /* bytes per upload */
 static size_t chunk;    /* data bytes per message */
 static size_t batch;    /* messages built at a time */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The whole file read-only in memory; NULL (and why) on failure. */
 static const unsigned char *map_file(const char *path, uint64_t *len)
 {
@@ -175,7 +168,7 @@ static int receive(upload *u, double t0)
 			rc = on_heartbeat(u, d);
 		} else if (op == 8 && code == 1000 && u->st == WAIT_CLOSE && u->heard == size) {
 			u->st = DONE;
-			u->done = now_s() - t0;
+			u->done = bench_now_s() - t0;
 		} else {
 			fprintf(stderr, WHO ": %s: after %llu bytes sent, %llu heard: %s %d %s\n", u->id,
 				(unsigned long long)u->framed, (unsigned long long)u->heard,
@@ -283,7 +276,7 @@ int main(int argc, char **argv)
 			return 1;
 
 	char answer[256];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (int i = 0; i < n; i++) {
 		snprintf(answer, sizeof(answer),
 			 "{\"FileName\":\"%s.bin\",\"TotalFileSize\":%llu,\"CurrentFileOffset\":0}",
@@ -295,7 +288,7 @@ int main(int argc, char **argv)
 	pollfd *pf = (pollfd *)calloc((size_t)n, sizeof(*pf));
 	int *who = (int *)calloc((size_t)n, sizeof(*who));
 	int left = n;
-	double last = now_s();
+	double last = bench_now_s();
 	while (left) {
 		int m = 0;
 		for (int i = 0; i < n; i++) {
@@ -334,9 +327,9 @@ int main(int argc, char **argv)
 				moved |= s;
 			}
 			if (moved)
-				last = now_s();
+				last = bench_now_s();
 		}
-		if ((now_s() - last) * 1000 > STALL_MS) {
+		if ((bench_now_s() - last) * 1000 > STALL_MS) {
 			fprintf(stderr, WHO ": nothing moved for %d s\n", STALL_MS / 1000);
 			report(u, n);
 			return 1;

@@ -201,6 +201,8 @@ struct t_ws {
  * extra_headers; 0 on 101 Switching Protocols with the right
  * Sec-WebSocket-Accept, else -1 with ws->status set (the fd closed). */
 int t_ws_connect(t_ws *ws, int port, const char *path, const char *extra_headers);
+/* The Sec-WebSocket-Accept a server must answer to key (RFC 6455 4.2.2). */
+void t_ws_accept_for(const char *key, char out[64]);
 /* One frame; 0 or -1. */
 int t_ws_send(t_ws *ws, int opcode, const void *p, size_t n, bool fin);
 int t_ws_send_text(t_ws *ws, const char *s);

@@ -50,7 +50,7 @@ static void ws_drop(t_ws *ws, size_t n)
 
 /* ---- the handshake ---- */
 
-static void accept_for(const char *key, char out[64])
+void t_ws_accept_for(const char *key, char out[64])
 {
 	SHA1_CTX c;
 	uint8_t d[SHA1_DIGEST_LENGTH];
@@ -133,7 +133,7 @@ int t_ws_connect(t_ws *ws, int port, const char *path, const char *extra_headers
 		return -1;
 	}
 	ws->status = r.status;
-	accept_for(key, want);
+	t_ws_accept_for(key, want);
 	if (r.status != 101 || !t_http_header(&r, "sec-websocket-accept", got, sizeof(got)) ||
 	    strcmp(got, want)) {
 		if (r.status == 101)
