@@ -80,6 +80,10 @@ struct cb_event {
 	const void *origin;          /* what events_set_origin() said */
 	const void *data;            /* STREAM: the bytes */
 	size_t len;
+	/* the event's number: each delivery has a higher one than the last,
+	 * so that a module may keep what it made of an event for the next of
+	 * its subscribers */
+	uint64_t seq;
 };
 
 /* Called once per subscriber the event is for; `user` is that

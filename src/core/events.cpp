@@ -154,6 +154,7 @@ void events_publish(cb_store *st, ev_pending *ev)
 	e.origin = st->origin;
 	e.data = ev->data;
 	e.len = ev->len;
+	e.seq = ++st->event_seq;
 
 	/* what a callback changes in turn is not the origin's doing */
 	const void *origin = st->origin;

@@ -64,12 +64,38 @@ static int send_msg(cb_conn *c, cJSON *m)
 	return r;
 }
 
-/* The `patch` event of ev's node: data {"id","patch","revert"}. Nothing
- * (0) when ev carries no patch. */
-static int send_patch(cb_conn *c, const cb_event *ev)
+/* Every socket that hears of a change gets the same text, so it is made
+ * and printed for the first and kept for the others: a change that
+ * reaches 1,000 sockets is printed once. A grant sends two messages,
+ * hence two slots; each is kept until the next event. */
+enum { MSG_MAIN, MSG_PATCH, MSG_SLOTS };
+struct printed_msg {
+	uint64_t seq; /* the event's (cb_event.seq); 0: none */
+	char *text;
+	size_t len;
+};
+static printed_msg printed[MSG_SLOTS];
+
+/* Sends the slot's message of ev, made by make(ev) (NULL: out of memory)
+ * unless the slot holds it already; -1 when it was not sent. */
+static int send_once(cb_conn *c, const cb_event *ev, int slot, cJSON *(*make)(const cb_event *))
 {
-	if (!ev->patch)
-		return 0;
+	printed_msg *p = &printed[slot];
+	if (p->seq != ev->seq || !p->text) {
+		cJSON *m = make(ev);
+		char *text = m ? cJSON_PrintUnformatted(m) : NULL;
+		cJSON_Delete(m);
+		if (!text)
+			return -1;
+		cJSON_free(p->text);
+		*p = {ev->seq, text, strlen(text)};
+	}
+	return conn_send(c, p->text, p->len, false);
+}
+
+/* The `patch` event of ev's node: data {"id","patch","revert"}. */
+static cJSON *patch_msg(const cb_event *ev)
+{
 	const cb_node *n = ev->node;
 	cJSON *d = cJSON_CreateObject();
 	if (d && !(cJSON_AddStringToObject(d, "id", n->id) &&
@@ -79,7 +105,37 @@ static int send_patch(cb_conn *c, const cb_event *ev)
 		cJSON_Delete(d);
 		d = NULL;
 	}
-	return send_msg(c, with_data(event_msg("patch", n->kind, n->id, NULL), d));
+	return with_data(event_msg("patch", n->kind, n->id, NULL), d);
+}
+
+/* Sends ev's `patch` event; nothing (0) when ev carries no patch. */
+static int send_patch(cb_conn *c, const cb_event *ev)
+{
+	return ev->patch ? send_once(c, ev, MSG_PATCH, patch_msg) : 0;
+}
+
+static cJSON *created_msg(const cb_event *ev)
+{
+	const cb_node *n = ev->node;
+	return with_data(event_msg("created", n->kind, n->id, NULL), node_json(n));
+}
+
+static cJSON *deleted_msg(const cb_event *ev)
+{
+	return event_msg("deleted", ev->node->kind, ev->node->id, NULL);
+}
+
+static cJSON *granted_msg(const cb_event *ev)
+{
+	const cb_node *n = ev->node;
+	cb_grant g = {ev->subject, ev->role, ev->actor ? ev->actor : ""};
+	return with_data(event_msg("access-granted", n->kind, n->id, NULL),
+			 permission_json(n->id, &g));
+}
+
+static cJSON *removed_msg(const cb_event *ev)
+{
+	return event_msg("access-removed", ev->node->kind, ev->node->id, NULL);
 }
 
 /* After ACCESS_REMOVED: whether user may still read the node. Only the
@@ -100,34 +156,29 @@ struct files_watcher {
 static void on_file_event(const cb_event *ev, const char *user, void *ctx)
 {
 	cb_conn *c = ((files_watcher *)ctx)->conn;
-	const cb_node *n = ev->node;
 	switch (ev->op) {
 	case CB_EV_CREATED:
 		/* spec 3: news to the owner alone (the bus tells all who
 		 * may see it: spec 1 needs that) */
-		if (strcmp(user, n->owner))
+		if (strcmp(user, ev->node->owner))
 			return;
 		/* fall through */
 	case CB_EV_RECOVERED:
-		send_msg(c, with_data(event_msg("created", n->kind, n->id, NULL), node_json(n)));
+		send_once(c, ev, MSG_MAIN, created_msg);
 		return;
 	case CB_EV_UPDATED:
 		send_patch(c, ev);
 		return;
 	case CB_EV_DELETED:
 	case CB_EV_PURGED:
-		send_msg(c, event_msg("deleted", n->kind, n->id, NULL));
+		send_once(c, ev, MSG_MAIN, deleted_msg);
 		return;
-	case CB_EV_ACCESS_GRANTED: {
-		cb_grant g = {ev->subject, ev->role, ev->actor ? ev->actor : ""};
-		if (!send_msg(c, with_data(event_msg("access-granted", n->kind, n->id, NULL),
-					   permission_json(n->id, &g))))
+	case CB_EV_ACCESS_GRANTED:
+		if (!send_once(c, ev, MSG_MAIN, granted_msg))
 			send_patch(c, ev);
 		return;
-	}
 	case CB_EV_ACCESS_REMOVED:
-		if (!send_msg(c, event_msg("access-removed", n->kind, n->id, NULL)) &&
-		    still_reads(conn_store(c), ev, user))
+		if (!send_once(c, ev, MSG_MAIN, removed_msg) && still_reads(conn_store(c), ev, user))
 			send_patch(c, ev);
 		return;
 	case CB_EV_CONTENT: /* the media sockets' business */
@@ -202,7 +253,7 @@ static void on_media_event(const cb_event *ev, const char *user, void *ctx)
 	}
 	case CB_EV_DELETED:
 	case CB_EV_PURGED:
-		send_msg(c, event_msg("deleted", n->kind, n->id, NULL));
+		send_once(c, ev, MSG_MAIN, deleted_msg);
 		media_end(w, 1000, "file deleted");
 		return;
 	case CB_EV_ACCESS_REMOVED:
