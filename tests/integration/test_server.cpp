@@ -19,6 +19,7 @@ extern "C" {
 #include <string.h>
 #include <limits.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +217,43 @@ static void test_max_connections(void **state)
 	}
 	close_all(fds + 1, 3);
 	assert_int_equal(status, 200);
+	t_passed(state);
+}
+
+/* cubbyd's soft descriptor limit (its /proc/PID/limits); -1 if unread. */
+static long soft_nofile(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	FILE *f = fopen(path, "r");
+	long soft = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Max open files", 14))
+			soft = strtol(line + 14, NULL, 10);
+	if (f)
+		fclose(f);
+	return soft;
+}
+
+/* The descriptor limit is what max_connections needs (two a connection
+ * and 64), lowered from the shell's and raised past it up to the hard
+ * limit, so that libwebsockets' table indexes every socket directly. */
+static void test_descriptor_limit_fits_max_connections(void **state)
+{
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	t_server *s = t_start(state, "max_connections = 10\n");
+	assert_int_equal(soft_nofile(s->pid), 2 * 10 + 64);
+	assert_int_equal(t_server_stop(s), 0);
+	unsigned many = 700; /* 1464 descriptors: past the usual 1024 */
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * many + 64)
+		many = (unsigned)((rl.rlim_max - 64) / 2);
+	char conf[64];
+	snprintf(conf, sizeof(conf), "max_connections = %u\n", many);
+	t_server_cleanup(s);
+	s = t_start(state, conf);
+	assert_int_equal(soft_nofile(s->pid), 2 * (long)many + 64);
+	assert_serving(s);
 	t_passed(state);
 }
 
@@ -512,6 +550,7 @@ int main(void)
 		T_TEST(test_ws_unknown_path_refused),
 		T_TEST(test_oversize_header),
 		T_TEST(test_max_connections),
+		T_TEST(test_descriptor_limit_fits_max_connections),
 		T_TEST(test_graceful_shutdown_keeps_data),
 		T_TEST(test_sigterm_with_idle_keepalive),
 		T_TEST(test_pipelined_body),
