@@ -34,7 +34,12 @@ secs() { calc %.3f "$2 - $1"; }
 mbps() { calc %.1f "$size_mb * 1.048576 / $1"; }
 # ratio A B: A / B with two decimals, or - when either is missing.
 ratio() { case "$1$2" in *-*|'') echo -;; *) calc %.2f "$1 / $2";; esac; }
-free_port() { awk -v seed="$(date +%N)" 'BEGIN { srand(seed); print 20000 + int(rand() * 40000) }'; }
+# A random port below the ephemeral range: after 10,000 sockets closed,
+# thousands of ephemeral ports sit in TIME_WAIT and cannot be listened on.
+free_port() {
+	awk -v seed="$(date +%N)" -v low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)" \
+		'BEGIN { srand(seed); if (low < 12000) low = 61000; print 10000 + int(rand() * (low - 10000)) }'
+}
 # A process's VmRSS, VmHWM or RssAnon in MiB.
 proc_mib() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
