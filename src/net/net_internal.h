@@ -23,6 +23,12 @@ struct cb_server {
 	unsigned nconns;              /* accepted sockets, for max_connections */
 };
 
+/* rx_pool.cpp: WebSocket receive buffers, one slot per allowed
+ * connection, from a region of their own (installed as lws's allocator
+ * before the context is made; destroyed after it is). */
+void rx_pool_init(unsigned slots, size_t buffer_size);
+void rx_pool_destroy(void);
+
 /* What one HTTP request or WebSocket upgrade needs until it is answered
  * (HTTP) or open (WebSocket); freed then, so idle connections stay small. */
 struct cb_request {

@@ -233,6 +233,7 @@ cb_server *server_create(const cb_config *cfg, cb_store *st, const cb_endpoint *
 	lws_set_log_level(levels, lws_log_line);
 
 	fit_descriptor_limit(2 * cfg->max_connections + 64);
+	rx_pool_init(cfg->max_connections, WS_RX_BUFFER);
 	struct lws_context_creation_info ci;
 	memset(&ci, 0, sizeof(ci));
 	ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 |
@@ -356,6 +357,7 @@ void server_destroy(cb_server *srv)
 		lws_sul_cancel(&srv->wake);
 		lws_context_destroy(ctx);
 	}
+	rx_pool_destroy();
 	if (net_server == srv)
 		net_server = NULL;
 	free(srv);
