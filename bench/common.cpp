@@ -119,3 +119,16 @@ int bench_rss(int pid, double *vmrss, double *vmhwm)
 		fprintf(stderr, "%s: no VmRSS and VmHWM\n", path);
 	return found == 2 ? 0 : -1;
 }
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+void bench_print_pcts(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), by_value);
+	int r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100;
+	printf(" %.3f %.3f %.3f", v[r50 - 1] * 1e3, v[r99 - 1] * 1e3, v[n - 1] * 1e3);
+}

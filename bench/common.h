@@ -32,3 +32,6 @@ double bench_now_s(void);
 /* VmRSS and VmHWM of process pid (/proc/PID/status) in MiB; 0, or -1
  * (said on stderr). */
 int bench_rss(int pid, double *vmrss, double *vmhwm);
+/* Sorts v[0..n) (seconds) and prints " p50 p99 max" in ms (nearest
+ * rank) on stdout. */
+void bench_print_pcts(double *v, int n);

@@ -348,20 +348,6 @@ static int patch_many(run *r, int n, long v, int patches, double *t)
 	return 0;
 }
 
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts v[0..n) and prints its p50, p99 (nearest rank) and max in ms. */
-static void print_pcts(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), by_value);
-	int r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100;
-	printf(" %.3f %.3f %.3f", v[r50 - 1] * 1e3, v[r99 - 1] * 1e3, v[n - 1] * 1e3);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 7) {
@@ -426,9 +412,9 @@ int main(int argc, char **argv)
 	    bench_rss(pid, &after[0], &after[1]))
 		return 1;
 
-	print_pcts(ref, patches);
+	bench_print_pcts(ref, patches);
 	for (int m = 0; m < 3; m++)
-		print_pcts(fan + m * patches, patches);
+		bench_print_pcts(fan + m * patches, patches);
 	printf(" %.1f %.1f %.1f %.1f %.1f %.1f\n", idle[0], idle[1], opened[0], opened[1], after[0],
 	       after[1]);
 	fprintf(stderr, WHO ": %d users, their node and grants in %.2f s; %d sockets opened in %.2f s\n",

@@ -225,8 +225,9 @@ t0=$(now)
 dd if=/dev/zero of="$work/data/dd.tmp" bs=1M count="$size_mb" conv=fdatasync 2>/dev/null
 mb_dd=$(mbps "$(secs "$t0" "$(now)")")
 rm -rf "$work/data"
-# One thread that hashes every byte and writes it can go no faster than
-# hashing and writing one after the other.
+# One thread that hashes every byte and writes it: hashing, then writing,
+# one after the other (cubbyd overlaps the disk's flush with hashing, so
+# it can do better than this, but not better than md5sum).
 mb_serial=$(calc %.1f "1 / (1 / $mb_md5 + 1 / $mb_dd)")
 
 # The loopback limit: iperf3, one TCP stream for 3 s.
@@ -360,6 +361,9 @@ start_cubbyd
 conf_extra=
 fan=$(client "$build/bench/fanout" "$port" "$password" "$pid" "$subs" "$subs" "$patches")
 stop_cubbyd
+# The kernel's part: one 200-byte message sent on each of as many
+# loopback connections and read at the other end, with no server at all.
+fan_floor=$(client "$build/bench/fanout_floor" "$subs" "$patches")
 
 # Small requests on /ws: project_list of 100 projects, file_load_meta,
 # on 1 and on 50 connections; logins at the configured PBKDF2 cost.
@@ -386,13 +390,13 @@ section "Uploads, one $size_mb MiB file (MB/s = 10^6 bytes/s)"
 row "md5sum of the file" "$mb_md5" MB/s "the MD5 limit" 1.00 ""
 row "dd to the data directory, conv=fdatasync" "$mb_dd" MB/s "the disk limit" 1.00 ""
 row "iperf3, loopback TCP, 1 stream" "$mb_tcp" MB/s "the loopback limit" 1.00 ""
-row "md5sum then dd, one after the other" "$mb_serial" MB/s "the one-thread limit: 1 / (1/md5sum + 1/dd)" 1.00 ""
+row "md5sum then dd, one after the other" "$mb_serial" MB/s "hashing and writing in turn: 1 / (1/md5sum + 1/dd)" 1.00 ""
 row "nginx WebDAV PUT" "$nginx_put" MB/s "" "" ""
 row "lighttpd mod_webdav PUT" "$lighttpd_put" MB/s "" "" ""
 row "spec 1 \`/upload\`, 64 KiB messages" "$mb_s1" MB/s "md5sum $mb_md5" "$(ratio "$mb_s1" "$mb_md5")" "≥ 0.85"
-row "spec 1 \`/upload\` vs the one-thread limit" "$mb_s1" MB/s "md5sum then dd $mb_serial" "$(ratio "$mb_s1" "$mb_serial")" ""
+row "spec 1 \`/upload\` vs hashing and writing in turn" "$mb_s1" MB/s "md5sum then dd $mb_serial" "$(ratio "$mb_s1" "$mb_serial")" ""
 row "spec 2 \`/ws/Upload\`, 32767-byte messages" "$mb_s2" MB/s "dd $mb_dd" "$(ratio "$mb_s2" "$mb_dd")" "≥ 0.7"
-row "spec 2 \`/ws/Upload\` vs the one-thread limit" "$mb_s2" MB/s "md5sum then dd $mb_serial" "$(ratio "$mb_s2" "$mb_serial")" ""
+row "spec 2 \`/ws/Upload\` vs hashing and writing in turn" "$mb_s2" MB/s "md5sum then dd $mb_serial" "$(ratio "$mb_s2" "$mb_serial")" ""
 row "spec 2 \`/ws/Upload\` vs nginx" "$mb_s2" MB/s "nginx PUT $nginx_put" "$(ratio "$mb_s2" "$nginx_put")" "≥ 3"
 row "protocol 4 line put, 48 KiB chunks, 8 in flight" "$mb_lput" MB/s "spec 2 $mb_s2" "$(ratio "$mb_lput" "$mb_s2")" "≥ 0.3"
 row "protocol 5 \`/fm\` add, multipart, curl -F" "$mb_fm" MB/s "nginx PUT $nginx_put" "$(ratio "$mb_fm" "$nginx_put")" "≥ 2"
@@ -428,6 +432,8 @@ set -- $fan
 section "Events: spec 3 \`/files\` fan-out, $subs users, $patches patches (ms)"
 row "PATCH round trip, no socket open, p50 / p99" "$1 / $2" ms "the reference" 1.00 ""
 row "PATCH sent to the last socket's event, p50 / p99" "$7 / $8" ms "round trip $1 / $2" "$(ratio "$8" "$2")" "p99 ≤ 10"
+row "the kernel floor: a message sent on each of $subs loopback sockets, p50 / p99" "$(echo $fan_floor | cut -d' ' -f1-2 | sed 's| | / |')" ms "bench/fanout_floor" 1.00 ""
+row "PATCH sent to the last socket's event vs the floor, p50 / p99" "$7 / $8" ms "floor $(echo $fan_floor | cut -d' ' -f1-2 | sed 's| | / |')" "$(ratio "$7" "$(echo $fan_floor | cut -d' ' -f1)") / $(ratio "$8" "$(echo $fan_floor | cut -d' ' -f2)")" ""
 row "cubbyd VmRSS with the $subs sockets open" "${15}" MiB "${13} before" "$(ratio "${15}" "${13}")" ""
 
 set -- $req1
