@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <libwebsockets.h>
 
+#include "cubby/base64.h"
 #include "cubby/config.h"
 #include "cubby/log.h"
 #include "cubby/mime.h"
@@ -380,29 +380,6 @@ int line_put(cb_conn *c, const cJSON *j)
 	return put_answer(c, file, error ? error : "");
 }
 
-/* The bytes standard base64 s (n characters, '=' padding) decodes to, or
- * -1 when it is not that. lws's decoder takes other alphabets too, so
- * the characters are checked first: by table, a chunk is 64K of them. */
-static int64_t base64_length(const char *s, size_t n)
-{
-	static const char abc[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	static unsigned char bad[256]; /* 1: not in the alphabet */
-	if (!bad[0]) {
-		memset(bad, 1, sizeof(bad));
-		for (const char *p = abc; *p; p++)
-			bad[(unsigned char)*p] = 0;
-	}
-	if (n % 4)
-		return -1;
-	size_t pad = n && s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned any = 0;
-	for (size_t i = 0; i < n - pad; i++)
-		any |= bad[u[i]];
-	return any ? -1 : (int64_t)(n / 4 * 3 - pad);
-}
-
 /* Writes one putdata chunk; NULL, or the error (which ends the put). */
 static const char *put_chunk(cb_conn *c, const cJSON *j, char *buf, size_t n)
 {
@@ -415,9 +392,10 @@ static const char *put_chunk(cb_conn *c, const cJSON *j, char *buf, size_t n)
 			 (unsigned long long)want);
 		return buf;
 	}
+	/* decoded in place: the bytes go from the parsed line to the disk */
 	cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
-	size_t b64 = cJSON_IsString(data) ? strlen(data->valuestring) : 0;
-	int64_t len = cJSON_IsString(data) ? base64_length(data->valuestring, b64) : -1;
+	char *bytes = cJSON_IsString(data) ? data->valuestring : NULL;
+	int64_t len = bytes ? base64_decode(bytes, strlen(bytes), bytes) : -1;
 	if (len < 0)
 		return "bad base64";
 	if ((uint64_t)len > chunk_size(c)) {
@@ -430,10 +408,6 @@ static const char *put_chunk(cb_conn *c, const cJSON *j, char *buf, size_t n)
 			 (unsigned long long)t->size);
 		return buf;
 	}
-	/* decoded in place: the bytes go from the parsed line to the disk */
-	char *bytes = data->valuestring;
-	if (len && lws_b64_decode_string_len(bytes, (int)b64, bytes, (int)b64 + 1) != len)
-		return "bad base64";
 	cb_status s = blob_write(l->up, l->received, bytes, (size_t)len);
 	if (s)
 		return status_error(c, s, buf, n);
@@ -583,9 +557,9 @@ static int getdata_answer(cb_conn *c, const char *file, const unsigned char *byt
 	int tn = snprintf(tail, sizeof(tail), "\",\"remaining\":%llu,\"cancel\":false,\"error\":\"\"}\n",
 			  (unsigned long long)remaining);
 	static const char head[] = "{\"command\":\"getdata\",\"file\":";
-	size_t hn = sizeof(head) - 1, qn = strlen(quoted), bn = (len + 2) / 3 * 4;
+	size_t hn = sizeof(head) - 1, qn = strlen(quoted), bn = base64_encoded_len(len);
 	size_t total = hn + qn + 9 + bn + (size_t)tn;
-	char *line = (char *)malloc(total + 2); /* lws wants 2 bytes to spare */
+	char *line = (char *)malloc(total);
 	int r = -1;
 	if (line) {
 		char *p = line;
@@ -593,11 +567,9 @@ static int getdata_answer(cb_conn *c, const char *file, const unsigned char *byt
 		memcpy(p += hn, quoted, qn);
 		memcpy(p += qn, ",\"data\":\"", 9);
 		p += 9;
-		int en = lws_b64_encode_string((const char *)bytes, (int)len, p, (int)bn + 2);
-		if (en == (int)bn) {
-			memcpy(p + bn, tail, (size_t)tn);
-			r = conn_send(c, line, total, false);
-		}
+		base64_encode(bytes, len, p);
+		memcpy(p + bn, tail, (size_t)tn);
+		r = conn_send(c, line, total, false);
 	}
 	free(line);
 	cJSON_free(quoted);
