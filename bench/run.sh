@@ -212,18 +212,28 @@ head -c "${size_mb}M" /dev/urandom >"$work/file"
 sync
 
 # The MD5 limit: md5sum of the same bytes, warm in the page cache as the
-# uploads will read them.
-t0=$(now)
-md5=$(md5sum "$work/file" | cut -d' ' -f1)
-mb_md5=$(mbps "$(secs "$t0" "$(now)")")
+# uploads will read them; the best of three, like dd below.
+mb_md5=0
+for try in 1 2 3; do
+	t0=$(now)
+	md5=$(md5sum "$work/file" | cut -d' ' -f1)
+	mb=$(mbps "$(secs "$t0" "$(now)")")
+	mb_md5=$(calc %.1f "($mb > $mb_md5) ? $mb : $mb_md5")
+done
 
 # The disk limit: dd writing as many bytes into the data directory's
-# file system, synced at the end as cubbyd syncs a completed upload.
+# file system, synced at the end as cubbyd syncs a completed upload; the
+# best of three, as shared disks vary from one second to the next.
 mkdir -p "$work/data"
-sync
-t0=$(now)
-dd if=/dev/zero of="$work/data/dd.tmp" bs=1M count="$size_mb" conv=fdatasync 2>/dev/null
-mb_dd=$(mbps "$(secs "$t0" "$(now)")")
+mb_dd=0
+for try in 1 2 3; do
+	sync
+	t0=$(now)
+	dd if=/dev/zero of="$work/data/dd.tmp" bs=1M count="$size_mb" conv=fdatasync 2>/dev/null
+	mb=$(mbps "$(secs "$t0" "$(now)")")
+	rm -f "$work/data/dd.tmp"
+	mb_dd=$(calc %.1f "($mb > $mb_dd) ? $mb : $mb_dd")
+done
 rm -rf "$work/data"
 # One thread that hashes every byte and writes it: hashing, then writing,
 # one after the other (cubbyd overlaps the disk's flush with hashing, so
@@ -387,8 +397,8 @@ strip -o "$work/cubbyd.stripped" "$release"
 stripped=$(wc -c <"$work/cubbyd.stripped")
 
 section "Uploads, one $size_mb MiB file (MB/s = 10^6 bytes/s)"
-row "md5sum of the file" "$mb_md5" MB/s "the MD5 limit" 1.00 ""
-row "dd to the data directory, conv=fdatasync" "$mb_dd" MB/s "the disk limit" 1.00 ""
+row "md5sum of the file, best of 3" "$mb_md5" MB/s "the MD5 limit" 1.00 ""
+row "dd to the data directory, conv=fdatasync, best of 3" "$mb_dd" MB/s "the disk limit" 1.00 ""
 row "iperf3, loopback TCP, 1 stream" "$mb_tcp" MB/s "the loopback limit" 1.00 ""
 row "md5sum then dd, one after the other" "$mb_serial" MB/s "hashing and writing in turn: 1 / (1/md5sum + 1/dd)" 1.00 ""
 row "nginx WebDAV PUT" "$nginx_put" MB/s "" "" ""

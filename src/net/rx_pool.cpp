@@ -88,6 +88,9 @@ void rx_pool_init(unsigned slots, size_t buffer_size)
 		free(list);
 		return;
 	}
+	/* huge pages would make a whole 2 MiB resident at a socket's first
+	 * byte, where THP is "always" */
+	madvise(base, slot * slots, MADV_NOHUGEPAGE);
 	pool.base = (unsigned char *)base;
 	pool.slot = slot;
 	pool.slots = slots;
