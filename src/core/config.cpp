@@ -423,7 +423,7 @@ void config_defaults(cb_config *cfg)
 	cfg->max_upload_size = 4ull << 30;
 	cfg->quota = 0;
 	cfg->partial_ttl = 86400;
-	cfg->checkpoint_bytes = 4 << 20;
+	cfg->checkpoint_bytes = 16 << 20;
 	cfg->revisions_keep = 5;
 	cfg->max_connections = 1000;
 	cfg->send_queue_max = 1 << 20;

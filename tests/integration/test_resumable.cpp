@@ -971,7 +971,7 @@ static void test_resume_after_kill(void **state)
 }
 
 /* SIGTERM while three uploads are open, all below checkpoint_bytes (the
- * default 4M): each connection gets 1001 "server shutting down"; the
+ * default 16M): each connection gets 1001 "server shutting down"; the
  * first answers it, the second (of unknown size) answers it with 1000,
  * which does not complete it, the third does not answer and is closed
  * when the 2 s are over. cubbyd exits 0, and after the restart each

@@ -159,7 +159,7 @@ static void test_defaults(void **)
 	assert_int_equal(cfg.max_upload_size, 4ull << 30);
 	assert_int_equal(cfg.quota, 0);
 	assert_int_equal(cfg.partial_ttl, 86400);
-	assert_int_equal(cfg.checkpoint_bytes, 4 << 20);
+	assert_int_equal(cfg.checkpoint_bytes, 16 << 20);
 	assert_int_equal(cfg.send_queue_max, 1 << 20);
 	assert_int_equal(cfg.max_message_size, 1 << 20);
 	assert_int_equal(cfg.thumbnail_max, 256 << 10);
