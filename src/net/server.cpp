@@ -30,8 +30,9 @@ static volatile sig_atomic_t stop_requested, reopen_requested;
  * and finds the connection of a ready socket by indexing that table.
  * Given a smaller fd_limit_per_thread instead, it searches the whole
  * table on every socket event, which made a fan-out to n sockets cost
- * n^2. So the limit itself is set to what we serve: a socket and, while
- * it uploads, a file per connection, and a few of our own. Raised up to
+ * n^2. So the limit itself is set to what we serve: per connection its
+ * socket and up to two files (a line connection may hold a put's and a
+ * get's at once), and a few of our own. Raised up to
  * the hard limit (saying so when that is short), lowered when it is
  * more, so that the table is no bigger than needed. */
 static void fit_descriptor_limit(unsigned want)
@@ -232,7 +233,7 @@ cb_server *server_create(const cb_config *cfg, cb_store *st, const cb_endpoint *
 	int levels = LLL_ERR | LLL_WARN | (cfg->log_level >= CB_LOG_DEBUG ? LLL_NOTICE : 0);
 	lws_set_log_level(levels, lws_log_line);
 
-	fit_descriptor_limit(2 * cfg->max_connections + 64);
+	fit_descriptor_limit(3 * cfg->max_connections + 64);
 	rx_pool_init(cfg->max_connections, WS_RX_BUFFER);
 	struct lws_context_creation_info ci;
 	memset(&ci, 0, sizeof(ci));
