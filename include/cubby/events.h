@@ -80,9 +80,9 @@ struct cb_event {
 	const void *origin;          /* what events_set_origin() said */
 	const void *data;            /* STREAM: the bytes */
 	size_t len;
-	/* the event's number: each delivery has a higher one than the last,
-	 * so that a module may keep what it made of an event for the next of
-	 * its subscribers */
+	/* the event's number: each delivery in the process has a higher one
+	 * than the last, so that a module may keep what it made of an event
+	 * for the next of its subscribers */
 	uint64_t seq;
 };
 

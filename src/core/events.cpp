@@ -24,6 +24,9 @@ struct ev_walk {
 	ev_walk *up;         /* the delivery this one runs inside, if any */
 };
 
+/* cb_event.seq: one count for the process, whatever the store */
+static uint64_t event_seq;
+
 static const char *const op_names[CB_EV_COUNT] = {
 	"created", "updated", "deleted", "recovered",
 	"purged", "content", "access-granted", "access-removed",
@@ -154,7 +157,7 @@ void events_publish(cb_store *st, ev_pending *ev)
 	e.origin = st->origin;
 	e.data = ev->data;
 	e.len = ev->len;
-	e.seq = ++st->event_seq;
+	e.seq = ++event_seq;
 
 	/* what a callback changes in turn is not the origin's doing */
 	const void *origin = st->origin;

@@ -38,7 +38,6 @@ struct cb_store {
 	cb_upload *open_uploads; /* blob.cpp: uploads open in this process */
 	cb_subscriber *subs;     /* events.cpp: the bus's subscribers */
 	ev_walk *walks;          /* events.cpp: deliveries under way */
-	uint64_t event_seq;      /* events.cpp: the last delivery's cb_event.seq */
 	const void *origin;      /* events_set_origin() */
 };
 

@@ -71,6 +71,7 @@ static int send_msg(cb_conn *c, cJSON *m)
 enum { MSG_MAIN, MSG_PATCH, MSG_SLOTS };
 struct printed_msg {
 	uint64_t seq; /* the event's (cb_event.seq); 0: none */
+	cJSON *(*make)(const cb_event *); /* what made the text */
 	char *text;
 	size_t len;
 };
@@ -81,14 +82,14 @@ static printed_msg printed[MSG_SLOTS];
 static int send_once(cb_conn *c, const cb_event *ev, int slot, cJSON *(*make)(const cb_event *))
 {
 	printed_msg *p = &printed[slot];
-	if (p->seq != ev->seq || !p->text) {
+	if (p->seq != ev->seq || p->make != make || !p->text) {
 		cJSON *m = make(ev);
 		char *text = m ? cJSON_PrintUnformatted(m) : NULL;
 		cJSON_Delete(m);
 		if (!text)
 			return -1;
 		cJSON_free(p->text);
-		*p = {ev->seq, text, strlen(text)};
+		*p = {ev->seq, make, text, strlen(text)};
 	}
 	return conn_send(c, p->text, p->len, false);
 }
