@@ -23,6 +23,17 @@
 #include "cubby/log.h"
 #include "net_internal.h"
 
+/* Under AddressSanitizer, what lws was not given of a slot is poisoned,
+ * so that an overrun of a receive buffer is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define RX_REASON "rx_ubuf" /* libwebsockets 4.1's name for it */
 
 static struct {
@@ -43,13 +54,16 @@ static void *slot_take(size_t size)
 {
 	if (!pool.base || size > pool.slot || !pool.nfree)
 		return NULL;
-	return pool.base + pool.slot * pool.free_list[--pool.nfree];
+	unsigned char *p = pool.base + pool.slot * pool.free_list[--pool.nfree];
+	UNPOISON(p, size);
+	return p;
 }
 
 static void slot_give_back(void *p)
 {
 	/* the pages are dropped now and read as zeros when next touched */
 	madvise(p, pool.slot, MADV_DONTNEED);
+	POISON(p, pool.slot);
 	pool.free_list[pool.nfree++] = (unsigned)(((unsigned char *)p - pool.base) / pool.slot);
 }
 
@@ -57,8 +71,10 @@ static void *rx_pool_realloc(void *p, size_t size, const char *reason)
 {
 	if (in_pool(p)) {
 		void *moved = size ? malloc(size) : NULL;
-		if (moved)
+		if (moved) {
+			UNPOISON(p, pool.slot); /* the old size is not known: copy what fits */
 			memcpy(moved, p, size < pool.slot ? size : pool.slot);
+		}
 		if (moved || !size)
 			slot_give_back(p);
 		return moved;
@@ -77,9 +93,12 @@ void rx_pool_init(unsigned slots, size_t buffer_size)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	/* lws asks for the buffer, its LWS_PRE and a few bytes more */
 	size_t slot = (buffer_size + LWS_PRE + 64 + page - 1) / page * page;
-	void *base = mmap(NULL, slot * slots, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	unsigned *list = (unsigned *)malloc(slots * sizeof(unsigned));
+	/* too big for the address space (32-bit) or refused: the heap serves */
+	bool fits = slots && slots <= SIZE_MAX / slot;
+	void *base = fits ? mmap(NULL, slot * slots, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+			  : MAP_FAILED;
+	unsigned *list = fits ? (unsigned *)malloc(slots * sizeof(unsigned)) : NULL;
 	if (base == MAP_FAILED || !list) {
 		log_warn("no room for %u WebSocket receive buffers of %zu bytes; they come from the heap",
 			 slots, slot);
@@ -91,6 +110,7 @@ void rx_pool_init(unsigned slots, size_t buffer_size)
 	/* huge pages would make a whole 2 MiB resident at a socket's first
 	 * byte, where THP is "always" */
 	madvise(base, slot * slots, MADV_NOHUGEPAGE);
+	POISON(base, slot * slots);
 	pool.base = (unsigned char *)base;
 	pool.slot = slot;
 	pool.slots = slots;
@@ -103,8 +123,10 @@ void rx_pool_init(unsigned slots, size_t buffer_size)
 
 void rx_pool_destroy(void)
 {
-	if (pool.base)
+	if (pool.base) {
+		UNPOISON(pool.base, pool.slot * pool.slots);
 		munmap(pool.base, pool.slot * pool.slots);
+	}
 	free(pool.free_list);
 	memset(&pool, 0, sizeof(pool));
 }

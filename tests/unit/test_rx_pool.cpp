@@ -3,7 +3,8 @@
  * receive buffers come from page-aligned slots that are not resident
  * until written and are given back when freed; every other allocation,
  * and a receive buffer when the slots are all taken or too small, comes
- * from the heap; a buffer moved out of the pool keeps its bytes. */
+ * from the heap; a buffer moved out of the pool keeps its bytes; under
+ * AddressSanitizer, a slot past its buffer is poisoned. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,21 @@ static void test_realloc_moves_out_keeping_the_bytes(void **state)
 	assert_null(lws_realloc(NULL, 0, "nothing"));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* Under AddressSanitizer what lws was not given of a slot is poisoned,
+ * and all of a slot once it is given back. */
+static void test_slot_beyond_the_buffer_is_poisoned(void **state)
+{
+	(void)state;
+	char *a = (char *)lws_realloc(NULL, 1000, "rx_ubuf");
+	assert_false(__asan_address_is_poisoned(a + 999));
+	assert_true(__asan_address_is_poisoned(a + 1000));
+	lws_free(a);
+	assert_true(__asan_address_is_poisoned(a));
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +156,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_freed_slot_is_given_back_and_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_pool_and_other_allocations_use_the_heap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_moves_out_keeping_the_bytes, setup, teardown),
+#if defined(__SANITIZE_ADDRESS__)
+		cmocka_unit_test_setup_teardown(test_slot_beyond_the_buffer_is_poisoned, setup, teardown),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
