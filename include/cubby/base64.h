@@ -1,5 +1,6 @@
 /* base64.h: standard base64 (RFC 4648 §4: the alphabet A-Z a-z 0-9 + /,
- * '=' padding to a multiple of 4 characters), nothing else accepted.
+ * '=' padding to a multiple of 4 characters), nothing else accepted; the
+ * unused bits before padding are ignored, as most decoders do.
  * Table-driven, a group of 4 characters at a time: libwebsockets'
  * stateful decoder spent 83 instructions a byte, half of a protocol 4
  * put's CPU (callgrind; bench/README.md). */
