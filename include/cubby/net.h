@@ -250,6 +250,9 @@ int http_serve_fd(cb_conn *c, int fd, uint64_t size, const char *type, const cha
  * filename*. HTTP_DISPOSITION_MAX bytes hold any name. */
 #define HTTP_DISPOSITION_MAX (4 * 255 + 64)
 void http_disposition(const char *name, char *out, size_t n);
+/* Appends s at out[*len] (out holds n bytes; NUL-terminated, as much as
+ * fits), each byte but A-Z a-z 0-9 and those in keep as %XX. */
+void http_percent_encode(const char *s, const char *keep, char *out, size_t n, size_t *len);
 
 /* {"error":true,"code":status,"message":...} with that status. */
 int http_error(cb_conn *c, int status, const char *fmt, ...)

@@ -4,7 +4,7 @@
  * that a large file costs no memory and a slow client holds no more than
  * one piece (libwebsockets 4.1 as Debian builds it has no ranges of its
  * own, and serves files only by name); and the Content-Disposition that
- * goes with a file. */
+ * goes with a file, and the percent-encoding it and URLs use. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -178,12 +178,24 @@ int serve_piece(cb_conn *c)
 			 r->left ? LWS_WRITE_HTTP : LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
 }
 
-/* Bytes of a name that RFC 5987 lets stand for themselves in filename*. */
-#define ATTR_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
+void http_percent_encode(const char *s, const char *keep, char *out, size_t n, size_t *len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p && *len + 4 < n; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    strchr(keep, *p)) {
+			out[(*len)++] = (char)*p;
+		} else {
+			out[(*len)++] = '%';
+			out[(*len)++] = hex[*p >> 4];
+			out[(*len)++] = hex[*p & 15];
+		}
+	}
+	out[*len] = 0;
+}
 
 void http_disposition(const char *name, char *out, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t len = (size_t)snprintf(out, n, "inline; filename=\"");
 	bool exact = true;
 	for (const char *p = name; *p && len + 2 < n; p++) {
@@ -195,14 +207,7 @@ void http_disposition(const char *name, char *out, size_t n)
 	if (exact || len + 20 > n)
 		return;
 	len += (size_t)snprintf(out + len, n - len, "; filename*=UTF-8''");
-	for (const unsigned char *p = (const unsigned char *)name; *p && len + 4 < n; p++) {
-		if (strchr(ATTR_CHARS, *p)) {
-			out[len++] = (char)*p;
-		} else {
-			out[len++] = '%';
-			out[len++] = hex[*p >> 4];
-			out[len++] = hex[*p & 15];
-		}
-	}
-	out[len] = 0;
+	/* as before: letters, digits and these of RFC 5987's attr-chars
+	 * stand for themselves */
+	http_percent_encode(name, ".-_", out, n, &len);
 }

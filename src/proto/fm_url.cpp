@@ -16,34 +16,37 @@
 
 #define URL_PREFIX "/u/"
 
-/* Appends s percent-encoded (all but A-Z a-z 0-9 - . _ ~, and '/' when
- * keep_slash) at out[*len]. */
-static void encode(const char *s, bool keep_slash, char *out, size_t n, size_t *len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p && *len + 4 < n; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~", *p) || (keep_slash && *p == '/')) {
-			out[(*len)++] = (char)*p;
-		} else {
-			out[(*len)++] = '%';
-			out[(*len)++] = hex[*p >> 4];
-			out[(*len)++] = hex[*p & 15];
-		}
-	}
-	out[*len] = 0;
-}
+/* Besides letters and digits, what a URL path's parts keep as they are
+ * (RFC 3986 unreserved); the directory keeps its '/' too. */
+#define URL_KEEP "-._~"
+#define URL_KEEP_SLASH URL_KEEP "/"
 
 void fm_url(const char *user_name, const char *parent, const char *name, char *out, size_t n)
 {
 	size_t len = (size_t)snprintf(out, n, URL_PREFIX);
-	encode(user_name, false, out, n, &len);
-	encode("/", true, out, n, &len);
+	http_percent_encode(user_name, URL_KEEP, out, n, &len);
+	http_percent_encode("/", URL_KEEP_SLASH, out, n, &len);
 	if (*parent) {
-		encode(parent, true, out, n, &len);
-		encode("/", true, out, n, &len);
+		http_percent_encode(parent, URL_KEEP_SLASH, out, n, &len);
+		http_percent_encode("/", URL_KEEP_SLASH, out, n, &len);
 	}
-	encode(name, false, out, n, &len);
+	http_percent_encode(name, URL_KEEP, out, n, &len);
+}
+
+/* "<user>/<parent>/<name>" (decoded) into its parts; CB_ERR_NOTFOUND
+ * when it is not that. */
+static cb_status split_user_path(const char *path, char user[CB_USER_NAME_MAX + 1],
+				 char parent[CB_PATH_MAX + 1], char name[CB_NAME_MAX + 1])
+{
+	size_t ulen = strcspn(path, "/");
+	if (!ulen || ulen > CB_USER_NAME_MAX || !path[ulen])
+		return CB_ERR_NOTFOUND;
+	memcpy(user, path, ulen);
+	user[ulen] = 0;
+	const char *rest = path + ulen + 1;
+	if (path_split(rest, strlen(rest), parent, CB_PATH_MAX + 1, name, CB_NAME_MAX + 1))
+		return CB_ERR_NOTFOUND;
+	return CB_OK;
 }
 
 /* The user name and the path after /u/ of a file URL: decoded, the
@@ -66,15 +69,7 @@ static cb_status url_parse(const char *url, char user[CB_USER_NAME_MAX + 1],
 	long n = url_decode(p + plen, len - plen, path);
 	if (n < 0 || strlen(path) != (size_t)n) /* a bad escape, or %00 */
 		return CB_ERR_NOTFOUND;
-	size_t ulen = strcspn(path, "/");
-	if (!ulen || ulen > CB_USER_NAME_MAX || !path[ulen])
-		return CB_ERR_NOTFOUND;
-	memcpy(user, path, ulen);
-	user[ulen] = 0;
-	const char *rest = path + ulen + 1;
-	if (path_split(rest, strlen(rest), parent, CB_PATH_MAX + 1, name, CB_NAME_MAX + 1))
-		return CB_ERR_NOTFOUND;
-	return CB_OK;
+	return split_user_path(path, user, parent, name);
 }
 
 cb_status fm_url_place(const char *url, const char *user_name, char parent[CB_PATH_MAX + 1],
@@ -138,15 +133,9 @@ static bool ascii_json(const cJSON *j, char *out, size_t n)
 
 int fm_serve(cb_conn *c)
 {
-	const char *rest = conn_path_rest(c);
-	size_t ulen = strcspn(rest, "/");
 	char user[CB_USER_NAME_MAX + 1], parent[CB_PATH_MAX + 1], name[CB_NAME_MAX + 1], flag[4];
-	if (!ulen || ulen > CB_USER_NAME_MAX || !rest[ulen] ||
-	    path_split(rest + ulen + 1, strlen(rest + ulen + 1), parent, sizeof(parent), name,
-		       sizeof(name)))
+	if (split_user_path(conn_path_rest(c), user, parent, name))
 		return http_error(c, 404, "file not found");
-	memcpy(user, rest, ulen);
-	user[ulen] = 0;
 	bool original = conn_query(c, "o", flag, sizeof(flag)) && !strcmp(flag, "1");
 	bool panda = conn_query(c, "m", flag, sizeof(flag)) && !strcmp(flag, "1");
 
