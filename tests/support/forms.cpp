@@ -81,44 +81,19 @@ void t_form_file(t_form *f, const char *name, const char *filename, const char *
 
 /* ---- the body ---- */
 
-struct outbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void out_add(outbuf *o, const void *p, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 4096;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		o->p = (char *)realloc(o->p, cap);
-		assert_non_null(o->p);
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, p, n);
-	o->len += n;
-	o->p[o->len] = 0;
-}
-
-static void out_str(outbuf *o, const char *s)
-{
-	out_add(o, s, strlen(s));
-}
-
 /* Percent-encodes all but the unreserved characters (so '+' and ' '
  * travel as %2B and %20, never ambiguous). */
-static void out_urlencoded(outbuf *o, const char *p, size_t n)
+static void out_urlencoded(t_buf *o, const char *p, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    strchr("-._~", c)) {
-			out_add(o, &c, 1);
+			t_buf_add(o, &c, 1);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			out_add(o, e, 3);
+			t_buf_add(o, e, 3);
 		}
 	}
 }
@@ -149,15 +124,15 @@ static void pick_boundary(const t_form *f, char *b, size_t n)
 
 const char *t_form_body(t_form *f, size_t *len)
 {
-	outbuf o = {NULL, 0, 0};
-	out_str(&o, ""); /* an empty form is an empty body, not NULL */
+	t_buf o = {NULL, 0, 0};
+	t_buf_str(&o, ""); /* an empty form is an empty body, not NULL */
 	if (f->urlencoded) {
 		snprintf(f->type, sizeof(f->type), "application/x-www-form-urlencoded");
 		for (int i = 0; i < f->nparts; i++) {
 			if (i)
-				out_str(&o, "&");
+				t_buf_str(&o, "&");
 			out_urlencoded(&o, f->part[i].name, strlen(f->part[i].name));
-			out_str(&o, "=");
+			t_buf_str(&o, "=");
 			out_urlencoded(&o, f->part[i].value, f->part[i].len);
 		}
 	} else {
@@ -176,13 +151,13 @@ const char *t_form_body(t_form *f, size_t *len)
 				snprintf(head, sizeof(head),
 					 "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n", b,
 					 p->name);
-			out_str(&o, head);
-			out_add(&o, p->value, p->len);
-			out_str(&o, "\r\n");
+			t_buf_str(&o, head);
+			t_buf_add(&o, p->value, p->len);
+			t_buf_str(&o, "\r\n");
 		}
-		out_str(&o, "--");
-		out_str(&o, b);
-		out_str(&o, "--\r\n");
+		t_buf_str(&o, "--");
+		t_buf_str(&o, b);
+		t_buf_str(&o, "--\r\n");
 	}
 	free(f->body);
 	f->body = o.p;

@@ -12,30 +12,10 @@
 
 /* ---- a growing receive buffer ---- */
 
-struct rxbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int rx_reserve(rxbuf *b, size_t more)
-{
-	if (b->len + more + 1 <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 16384;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	char *p = (char *)realloc(b->p, cap);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* 1 got bytes, 0 EOF, -1 timeout or error. */
-static int rx_read(int fd, rxbuf *b, int64_t deadline)
+static int rx_read(int fd, t_buf *b, int64_t deadline)
 {
-	if (rx_reserve(b, 16384))
+	if (t_buf_reserve(b, 16384))
 		return -1;
 	int64_t left = deadline - t_now_ms();
 	ssize_t n = t_recv_some(fd, b->p + b->len, b->cap - b->len - 1, left > 0 ? (int)left : 0);
@@ -97,7 +77,7 @@ static char *build_request(int port, const char *method, const char *path, const
 
 /* Decodes a chunked body in p[0..n) into out: 1 complete, 0 more
  * needed, -1 malformed. */
-static int dechunk(const char *p, size_t n, rxbuf *out)
+static int dechunk(const char *p, size_t n, t_buf *out)
 {
 	size_t i = 0;
 	out->len = 0;
@@ -114,7 +94,7 @@ static int dechunk(const char *p, size_t n, rxbuf *out)
 			return memmem(p + i - 2, n - i + 2, "\r\n\r\n", 4) ? 1 : 0;
 		if (n - i < size + 2)
 			return 0;
-		if (rx_reserve(out, size))
+		if (t_buf_reserve(out, size))
 			return -1;
 		memcpy(out->p + out->len, p + i, size);
 		out->len += size;
@@ -125,7 +105,7 @@ static int dechunk(const char *p, size_t n, rxbuf *out)
 
 /* Reads until the head ("\r\n\r\n") is in b, skipping 1xx interim
  * answers. The head's length (with the blank line), or -1. */
-static long read_head(int fd, rxbuf *b, int64_t deadline)
+static long read_head(int fd, t_buf *b, int64_t deadline)
 {
 	for (;;) {
 		char *end = b->len ? (char *)memmem(b->p, b->len, "\r\n\r\n", 4) : NULL;
@@ -146,9 +126,9 @@ static long read_head(int fd, rxbuf *b, int64_t deadline)
 }
 
 /* Sets dst to a copy of p[0..n); 0 or -1. */
-static int copy_body(rxbuf *dst, const char *p, size_t n)
+static int copy_body(t_buf *dst, const char *p, size_t n)
 {
-	if (rx_reserve(dst, n))
+	if (t_buf_reserve(dst, n))
 		return -1;
 	memcpy(dst->p, p, n);
 	dst->len = n;
@@ -157,8 +137,8 @@ static int copy_body(rxbuf *dst, const char *p, size_t n)
 }
 
 /* Reads the body after the head (hl bytes) in b into body: 0 or -1. */
-static int read_body(int fd, rxbuf *b, size_t hl, const char *method, const t_http_response *out,
-		     rxbuf *body, int64_t deadline)
+static int read_body(int fd, t_buf *b, size_t hl, const char *method, const t_http_response *out,
+		     t_buf *body, int64_t deadline)
 {
 	char v[64];
 	bool none = !strcmp(method, "HEAD") || out->status == 204 || out->status == 304;
@@ -191,7 +171,7 @@ static int read_body(int fd, rxbuf *b, size_t hl, const char *method, const t_ht
 static int read_response(int fd, const char *method, t_http_response *out)
 {
 	int64_t deadline = t_now_ms() + T_TIMEOUT_MS;
-	rxbuf b = {NULL, 0, 0};
+	t_buf b = {NULL, 0, 0};
 	long hl = read_head(fd, &b, deadline);
 	int rc = -1;
 	if (hl > 0) {
@@ -199,9 +179,9 @@ static int read_response(int fd, const char *method, t_http_response *out)
 		size_t n = (size_t)hl < sizeof(out->headers) ? (size_t)hl : sizeof(out->headers) - 1;
 		memcpy(out->headers, b.p, n);
 		out->headers[n] = 0;
-		rxbuf body = {NULL, 0, 0};
+		t_buf body = {NULL, 0, 0};
 		rc = read_body(fd, &b, (size_t)hl, method, out, &body, deadline);
-		if (!rc && !rx_reserve(&body, 0)) {
+		if (!rc && !t_buf_reserve(&body, 0)) {
 			body.p[body.len] = 0;
 			out->body = body.p;
 			out->body_len = body.len;

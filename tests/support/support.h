@@ -93,6 +93,21 @@ void t_restart(void **state);
  * in every test that called t_start(). */
 void t_passed(void **state);
 
+/* ---- byte strings ---- */
+
+/* A growable byte string, kept NUL-terminated (for printing and string
+ * functions; it may hold NUL bytes too). Zero it to start; t_buf_free(). */
+struct t_buf {
+	char *p;
+	size_t len, cap;
+};
+/* Room for `more` bytes after len, and the NUL: 0, or -1 out of memory. */
+int t_buf_reserve(t_buf *b, size_t more);
+/* Appends n bytes of p (n may be 0); fails the test when out of memory. */
+void t_buf_add(t_buf *b, const void *p, size_t n);
+void t_buf_str(t_buf *b, const char *s);
+void t_buf_free(t_buf *b);
+
 /* ---- TCP ---- */
 
 int64_t t_now_ms(void);                          /* monotonic clock */

@@ -23,6 +23,7 @@ extern "C" {
 #include <string.h>
 
 #include "cubby/form.h"
+#include "support/support.h"
 
 /* ======================= helpers ======================= */
 
@@ -33,40 +34,7 @@ struct bytes {
 };
 #define BYTES(lit) (bytes{lit, sizeof(lit) - 1})
 
-/* A growable byte string, NUL-terminated for printing. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void buf_put(buf *b, const void *data, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		b->p = (char *)realloc(b->p, cap);
-		assert_non_null(b->p);
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = 0;
-}
-
-static void buf_str(buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-static void buf_free(buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static bytes as_bytes(const buf *b)
+static bytes as_bytes(const t_buf *b)
 {
 	return bytes{b->p, b->len};
 }
@@ -76,7 +44,7 @@ static bytes as_bytes(const buf *b)
  * join in one D (so how the parser splits a file does not show); and the
  * contract's checks that do not show in the log. */
 struct recorder {
-	buf log;
+	t_buf log;
 	bool in_data;      /* the log ends in a D: the next piece extends it */
 	const char *piece; /* what form_feed() parses now; NULL outside it */
 	size_t piece_len;
@@ -109,11 +77,11 @@ static int on_field(void *ctx, const char *name, const char *value, size_t len)
 	if (value[len])
 		r->unterminated++;
 	r->in_data = false;
-	buf_str(&r->log, "F ");
-	buf_str(&r->log, name);
-	buf_str(&r->log, "=");
-	buf_put(&r->log, value, len);
-	buf_str(&r->log, "|");
+	t_buf_str(&r->log, "F ");
+	t_buf_str(&r->log, name);
+	t_buf_str(&r->log, "=");
+	t_buf_add(&r->log, value, len);
+	t_buf_str(&r->log, "|");
 	return note(r);
 }
 
@@ -121,11 +89,11 @@ static int on_file_begin(void *ctx, const char *name, const char *filename)
 {
 	recorder *r = (recorder *)ctx;
 	r->in_data = false;
-	buf_str(&r->log, "B ");
-	buf_str(&r->log, name);
-	buf_str(&r->log, ":");
-	buf_str(&r->log, filename);
-	buf_str(&r->log, "|");
+	t_buf_str(&r->log, "B ");
+	t_buf_str(&r->log, name);
+	t_buf_str(&r->log, ":");
+	t_buf_str(&r->log, filename);
+	t_buf_str(&r->log, "|");
 	return note(r);
 }
 
@@ -143,9 +111,9 @@ static int on_file_data(void *ctx, const void *data, size_t len)
 	if (r->in_data)
 		r->log.len--; /* drop the D's '|' to extend it */
 	else
-		buf_str(&r->log, "D ");
-	buf_put(&r->log, data, len);
-	buf_str(&r->log, "|");
+		t_buf_str(&r->log, "D ");
+	t_buf_add(&r->log, data, len);
+	t_buf_str(&r->log, "|");
 	r->in_data = true;
 	return note(r);
 }
@@ -154,7 +122,7 @@ static int on_file_end(void *ctx)
 {
 	recorder *r = (recorder *)ctx;
 	r->in_data = false;
-	buf_str(&r->log, "E|");
+	t_buf_str(&r->log, "E|");
 	return note(r);
 }
 
@@ -181,12 +149,12 @@ static void check_error_message(const cb_form *f)
 static int run(const char *ct, bytes body, cut c, recorder *r)
 {
 	int stop_at = r->stop_at;
-	buf log = r->log;
+	t_buf log = r->log;
 	log.len = 0;
 	memset(r, 0, sizeof(*r));
 	r->log = log;
 	r->stop_at = stop_at;
-	buf_put(&r->log, "", 0);
+	t_buf_add(&r->log, "", 0);
 
 	cb_form_sink sink = {on_field, on_file_begin, on_file_data, on_file_end, r};
 	const char *err = NULL;
@@ -230,25 +198,25 @@ static int run(const char *ct, bytes body, cut c, recorder *r)
 /* A byte string for messages: \r, \n, \0 and the like escaped. */
 static void print_escaped(const char *label, bytes b)
 {
-	buf out = {};
+	t_buf out = {};
 	for (size_t i = 0; i < b.len; i++) {
 		unsigned char ch = (unsigned char)b.p[i];
 		char tmp[8];
 		if (ch == '\r')
-			buf_str(&out, "\\r");
+			t_buf_str(&out, "\\r");
 		else if (ch == '\n')
-			buf_str(&out, "\\n");
+			t_buf_str(&out, "\\n");
 		else if (ch == '\\')
-			buf_str(&out, "\\\\");
+			t_buf_str(&out, "\\\\");
 		else if (ch < 0x20 || ch >= 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-			buf_str(&out, tmp);
+			t_buf_str(&out, tmp);
 		} else
-			buf_put(&out, &ch, 1);
+			t_buf_add(&out, &ch, 1);
 	}
-	buf_put(&out, "", 0);
+	t_buf_add(&out, "", 0);
 	print_error("  %s (%zu bytes): %s\n", label, b.len, out.p);
-	buf_free(&out);
+	t_buf_free(&out);
 }
 
 /* The contract's checks for any run: the log (unless want.p is NULL), no
@@ -307,7 +275,7 @@ static void check_cuts_hold(const char *ct, bytes body, int want_res, bytes want
 	if (body.len <= SPLIT_ALL_MAX)
 		for (size_t i = 1; i < body.len; i++)
 			check_cut(ct, body, cut{i, whole, "split at"}, i, want_res, want, hold, &r);
-	buf_free(&r.log);
+	t_buf_free(&r.log);
 }
 
 /* The bytes that may wait for a boundary: "\r\n--" and the longest one
@@ -351,55 +319,55 @@ static size_t find(const char *hay, size_t len, const char *needle)
 
 /* A multipart part: its Content-Disposition (name and, when not NULL,
  * filename), then its content. */
-static void add_part(buf *b, const char *boundary, const char *name, const char *filename,
+static void add_part(t_buf *b, const char *boundary, const char *name, const char *filename,
 		     bytes content)
 {
-	buf_str(b, "--");
-	buf_str(b, boundary);
-	buf_str(b, "\r\nContent-Disposition: form-data; name=\"");
-	buf_str(b, name);
-	buf_str(b, "\"");
+	t_buf_str(b, "--");
+	t_buf_str(b, boundary);
+	t_buf_str(b, "\r\nContent-Disposition: form-data; name=\"");
+	t_buf_str(b, name);
+	t_buf_str(b, "\"");
 	if (filename) {
-		buf_str(b, "; filename=\"");
-		buf_str(b, filename);
-		buf_str(b, "\"\r\nContent-Type: application/octet-stream");
+		t_buf_str(b, "; filename=\"");
+		t_buf_str(b, filename);
+		t_buf_str(b, "\"\r\nContent-Type: application/octet-stream");
 	}
-	buf_str(b, "\r\n\r\n");
-	buf_put(b, content.p, content.len);
-	buf_str(b, "\r\n");
+	t_buf_str(b, "\r\n\r\n");
+	t_buf_add(b, content.p, content.len);
+	t_buf_str(b, "\r\n");
 }
 
 /* The closing boundary. */
-static void add_close(buf *b, const char *boundary)
+static void add_close(t_buf *b, const char *boundary)
 {
-	buf_str(b, "--");
-	buf_str(b, boundary);
-	buf_str(b, "--\r\n");
+	t_buf_str(b, "--");
+	t_buf_str(b, boundary);
+	t_buf_str(b, "--\r\n");
 }
 
 /* The log of one file: B, D (none when empty), E. */
-static void log_file(buf *b, const char *name, const char *filename, bytes content)
+static void log_file(t_buf *b, const char *name, const char *filename, bytes content)
 {
-	buf_str(b, "B ");
-	buf_str(b, name);
-	buf_str(b, ":");
-	buf_str(b, filename);
-	buf_str(b, "|");
+	t_buf_str(b, "B ");
+	t_buf_str(b, name);
+	t_buf_str(b, ":");
+	t_buf_str(b, filename);
+	t_buf_str(b, "|");
 	if (content.len) {
-		buf_str(b, "D ");
-		buf_put(b, content.p, content.len);
-		buf_str(b, "|");
+		t_buf_str(b, "D ");
+		t_buf_add(b, content.p, content.len);
+		t_buf_str(b, "|");
 	}
-	buf_str(b, "E|");
+	t_buf_str(b, "E|");
 }
 
-static void log_field(buf *b, const char *name, bytes value)
+static void log_field(t_buf *b, const char *name, bytes value)
 {
-	buf_str(b, "F ");
-	buf_str(b, name);
-	buf_str(b, "=");
-	buf_put(b, value.p, value.len);
-	buf_str(b, "|");
+	t_buf_str(b, "F ");
+	t_buf_str(b, name);
+	t_buf_str(b, "=");
+	t_buf_add(b, value.p, value.len);
+	t_buf_str(b, "|");
 }
 
 #define MP "multipart/form-data; boundary=XyZ"
@@ -461,7 +429,7 @@ static void test_multipart_empty_pieces(void **state)
 	assert_int_equal(form_end(f), 0);
 	form_free(f);
 	check_run(&r, BYTES(BASIC_LOG), "in pieces of 5 with empty ones", 5);
-	buf_free(&r.log);
+	t_buf_free(&r.log);
 }
 
 /* File content the boundary search must not be fooled by: CR, LF, CRLF,
@@ -496,7 +464,7 @@ static void test_multipart_file_looks_like_boundary(void **state)
 		BYTES("\r\r\r\n\n\n---BOUNDAR-"),
 	};
 	for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
-		buf body = {}, want = {};
+		t_buf body = {}, want = {};
 		add_part(&body, "BOUNDARY", "f", "c.bin", contents[i]);
 		add_part(&body, "BOUNDARY", "after", NULL, BYTES("ok"));
 		add_close(&body, "BOUNDARY");
@@ -504,14 +472,14 @@ static void test_multipart_file_looks_like_boundary(void **state)
 		log_field(&want, "after", BYTES("ok"));
 		check_form("multipart/form-data; boundary=BOUNDARY", as_bytes(&body), as_bytes(&want));
 		/* the same bytes as a field's value */
-		buf_free(&body);
-		buf_free(&want);
+		t_buf_free(&body);
+		t_buf_free(&want);
 		add_part(&body, "BOUNDARY", "v", NULL, contents[i]);
 		add_close(&body, "BOUNDARY");
 		log_field(&want, "v", contents[i]);
 		check_form("multipart/form-data; boundary=BOUNDARY", as_bytes(&body), as_bytes(&want));
-		buf_free(&body);
-		buf_free(&want);
+		t_buf_free(&body);
+		t_buf_free(&want);
 	}
 }
 
@@ -543,14 +511,14 @@ static void test_multipart_large_file(void **state)
 	char *content = make_content(len, true);
 	/* the content must not hold the delimiter */
 	assert_int_equal(find(content, len, "\r\n--cubby-7f3a9e"), len);
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	add_part(&body, "cubby-7f3a9e", "big", "big.bin", bytes{content, len});
 	add_close(&body, "cubby-7f3a9e");
 	log_file(&want, "big", "big.bin", bytes{content, len});
 	check_cuts_hold("multipart/form-data; boundary=cubby-7f3a9e", as_bytes(&body), 0,
 			as_bytes(&want), 15);
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 	free(content);
 }
 
@@ -561,14 +529,14 @@ static void test_multipart_file_without_cr_not_held(void **state)
 	(void)state;
 	const size_t len = 20 * 1000;
 	char *content = make_content(len, false);
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	add_part(&body, "cubby-7f3a9e", "big", "big.bin", bytes{content, len});
 	add_close(&body, "cubby-7f3a9e");
 	log_file(&want, "big", "big.bin", bytes{content, len});
 	check_cuts_hold("multipart/form-data; boundary=cubby-7f3a9e", as_bytes(&body), 0,
 			as_bytes(&want), 0);
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 	free(content);
 }
 
@@ -613,7 +581,7 @@ static void test_multipart_empty_file_and_filename(void **state)
 static void test_multipart_repeated_names(void **state)
 {
 	(void)state;
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	static const char *const names[] = {"tags", "tags", "tags[]", "tags[]"};
 	static const bytes values[] = {BYTES("red"), BYTES("blue"), BYTES("one"), BYTES("two")};
 	for (size_t i = 0; i < 4; i++) {
@@ -626,8 +594,8 @@ static void test_multipart_repeated_names(void **state)
 	log_file(&want, "docs[]", "a.txt", BYTES("A"));
 	log_file(&want, "docs[]", "b.txt", BYTES("B"));
 	check_form(MP, as_bytes(&body), as_bytes(&want));
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 }
 
 /* The boundary bare, quoted, with other parameters before or after, the
@@ -646,7 +614,7 @@ static void test_multipart_content_type_forms(void **state)
 		"Multipart/Form-Data; boundary=abc",
 		"MULTIPART/FORM-DATA; BOUNDARY=abc",
 	};
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	add_part(&body, "abc", "a", NULL, BYTES("1"));
 	add_part(&body, "abc", "f", "f.txt", BYTES("data"));
 	add_close(&body, "abc");
@@ -654,8 +622,8 @@ static void test_multipart_content_type_forms(void **state)
 	log_file(&want, "f", "f.txt", BYTES("data"));
 	for (const char *ct : types)
 		check_form(ct, as_bytes(&body), as_bytes(&want));
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 
 	/* a quoted boundary with characters a bare one cannot have */
 	add_part(&body, "----=_Part:1", "a", NULL, BYTES("1"));
@@ -663,8 +631,8 @@ static void test_multipart_content_type_forms(void **state)
 	log_field(&want, "a", BYTES("1"));
 	check_form("multipart/form-data; boundary=\"----=_Part:1\"; charset=utf-8",
 		   as_bytes(&body), as_bytes(&want));
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 }
 
 /* Part header names in any case, other part headers ignored (before or
@@ -733,14 +701,14 @@ static void test_multipart_quoted_params(void **state)
 		"--XyZ--\r\n";
 	check_form(MP, BYTES(filename_in_name), BYTES("F a;b=c=1|F x; filename=y=2|"));
 
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	add_part(&body, "abc", "a", NULL, BYTES("1"));
 	add_close(&body, "abc");
 	log_field(&want, "a", BYTES("1"));
 	check_form("multipart/form-data; charset=\"x;boundary=nope\"; boundary=abc",
 		   as_bytes(&body), as_bytes(&want));
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 }
 
 /* Names at CB_FORM_NAME_MAX, values at CB_FORM_VALUE_MAX and filenames
@@ -760,21 +728,21 @@ static void test_multipart_limits(void **state)
 	/* the value's last bytes look like a delimiter's start */
 	memcpy(value + CB_FORM_VALUE_MAX - 5, "\r\n--X", 5);
 
-	buf body = {}, want = {};
+	t_buf body = {}, want = {};
 	add_part(&body, "XyZ", name, NULL, bytes{value, CB_FORM_VALUE_MAX});
 	add_part(&body, "XyZ", "f", filename, BYTES("x"));
 	add_close(&body, "XyZ");
 	log_field(&want, name, bytes{value, CB_FORM_VALUE_MAX});
 	log_file(&want, "f", filename, BYTES("x"));
 	check_form(MP, as_bytes(&body), as_bytes(&want));
-	buf_free(&body);
-	buf_free(&want);
+	t_buf_free(&body);
+	t_buf_free(&want);
 
 	/* a value one byte over */
 	add_part(&body, "XyZ", "v", NULL, bytes{value, CB_FORM_VALUE_MAX + 1});
 	add_close(&body, "XyZ");
 	check_malformed(MP, as_bytes(&body));
-	buf_free(&body);
+	t_buf_free(&body);
 
 	/* a name one byte over */
 	fill(name, CB_FORM_NAME_MAX + 1, 1);
@@ -782,7 +750,7 @@ static void test_multipart_limits(void **state)
 	add_part(&body, "XyZ", name, NULL, BYTES("v"));
 	add_close(&body, "XyZ");
 	check_malformed(MP, as_bytes(&body));
-	buf_free(&body);
+	t_buf_free(&body);
 	free(value);
 }
 
@@ -805,7 +773,7 @@ static void test_multipart_cut_short(void **state)
 			check_cut(MP, body, cut{k, k, "cut short in pieces, to"}, len, -1,
 				  bytes{NULL, 0}, HOLD_MAX, &r);
 	}
-	buf_free(&r.log);
+	t_buf_free(&r.log);
 }
 
 /* A part whose Content-Disposition has no name, or that has none. */
@@ -889,7 +857,7 @@ static void test_urlencoded_last_field_at_end(void **state)
 	assert_int_equal(form_end(f), 0);
 	check_run(&r, BYTES("F a=1|F b=22|"), "after form_end", 0);
 	form_free(f);
-	buf_free(&r.log);
+	t_buf_free(&r.log);
 }
 
 /* Names at CB_FORM_NAME_MAX and values at CB_FORM_VALUE_MAX bytes are
@@ -916,22 +884,22 @@ static void test_urlencoded_limits(void **state)
 		text[nl] = '=';
 		text[nl + 1 + vl] = 0;
 		/* the field last, and first with another after it */
-		buf body = {}, want = {};
-		buf_put(&body, text, nl + 1 + vl);
+		t_buf body = {}, want = {};
+		t_buf_add(&body, text, nl + 1 + vl);
 		text[nl] = 0;
 		log_field(&want, text, bytes{text + nl + 1, vl});
 		if (cases[i].ok) {
 			check_form(URLENC, as_bytes(&body), as_bytes(&want));
-			buf_str(&body, "&z=1");
-			buf_str(&want, "F z=1|");
+			t_buf_str(&body, "&z=1");
+			t_buf_str(&want, "F z=1|");
 			check_form(URLENC, as_bytes(&body), as_bytes(&want));
 		} else {
 			check_malformed(URLENC, as_bytes(&body));
-			buf_str(&body, "&z=1");
+			t_buf_str(&body, "&z=1");
 			check_malformed(URLENC, as_bytes(&body));
 		}
-		buf_free(&body);
-		buf_free(&want);
+		t_buf_free(&body);
+		t_buf_free(&want);
 	}
 	free(text);
 }
@@ -1083,8 +1051,8 @@ static void check_stops(const char *ct, bytes body)
 			assert_memory_equal(r.log.p, full.log.p, r.log.len - 1);
 		}
 	}
-	buf_free(&full.log);
-	buf_free(&r.log);
+	t_buf_free(&full.log);
+	t_buf_free(&r.log);
 }
 
 static void test_sink_stops(void **state)
@@ -1115,7 +1083,7 @@ static void test_sink_stops_later_feeds(void **state)
 	assert_int_equal(r.calls, 1);
 	check_run(&r, BYTES("F title=Summer trip|"), "stopped, then fed the rest", 0);
 	form_free(f);
-	buf_free(&r.log);
+	t_buf_free(&r.log);
 }
 
 int main(void)
