@@ -32,9 +32,9 @@ static volatile sig_atomic_t stop_requested, reopen_requested;
  * table on every socket event, which made a fan-out to n sockets cost
  * n^2. So the limit itself is set to what we serve: per connection its
  * socket and up to two files (a line connection may hold a put's and a
- * get's at once), and a few of our own. Raised up to
- * the hard limit (saying so when that is short), lowered when it is
- * more, so that the table is no bigger than needed. */
+ * get's at once), and a few of our own. Raised up to the hard limit
+ * (saying so when that is short), lowered when it is more, so that the
+ * table is no bigger than needed. */
 static void fit_descriptor_limit(unsigned want)
 {
 	struct rlimit rl;
